@@ -1,0 +1,65 @@
+// swift-tools-version: 6.0
+// VideoAgent in Swift: self-improving video generation for robot planning, as five actors on a
+// message bus. The module map follows ../shared/DESIGN.md §7: arrows point from user to used.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+// Release builds of the numeric code matter; keep -Ounchecked out: bounds checks stay on.
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+
+let package = Package(
+    name: "VideoAgent",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "videoagent", targets: ["VideoAgentCLI"]),
+        .library(name: "Bus", targets: ["Bus"]),
+        .library(name: "BusEmbedded", targets: ["BusEmbedded"]),
+        .library(name: "BusKafka", targets: ["BusKafka"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: C libraries from Debian's -dev packages
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // MARK: Message bus
+        .target(name: "Checksum", swiftSettings: strict),
+        .target(name: "Bus", dependencies: ["Checksum", logging], swiftSettings: strict),
+        .target(name: "BusEmbedded", dependencies: ["Bus", "Checksum", logging], swiftSettings: strict),
+        .target(name: "BusKafka", dependencies: ["Bus", "CRdKafka", logging], swiftSettings: strict),
+        .target(name: "TopicCatalog", dependencies: ["Bus", yams], swiftSettings: strict),
+
+        // MARK: Command line (the only place that picks embedded or Kafka)
+        .executableTarget(
+            name: "VideoAgentCLI",
+            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", argumentParser, logging],
+            swiftSettings: strict),
+
+        // MARK: Benchmarks (not tests): `swift run -c release bench-bus`
+        .executableTarget(
+            name: "bench-bus", dependencies: ["Bus", "BusEmbedded", "BusKafka", "CRdKafka", argumentParser, logging],
+            path: "bench/bus", swiftSettings: strict),
+
+        // MARK: Tests
+        .target(name: "BusTestKit", dependencies: ["Bus", "BusEmbedded", "BusKafka"], path: "Tests/BusTestKit",
+                swiftSettings: strict),
+        .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
+        .testTarget(
+            name: "BusTests",
+            dependencies: ["Bus", "BusEmbedded", "BusKafka", "BusTestKit", "Checksum"],
+            swiftSettings: strict),
+        .testTarget(name: "TopicCatalogTests", dependencies: ["TopicCatalog", "Bus"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,122 @@
+import Bus
+import CRdKafka
+import Logging
+import Synchronization
+
+/// The Kafka bus, through librdkafka.
+///
+/// Any librdkafka property can be set through the URL's query items or `settings`
+/// (`security.protocol`, `sasl.mechanisms`, `sasl.username`, `ssl.ca.location`, …). Two settings
+/// are this transport's own: `videoagent.connect.timeout.ms` (default 10000: how long to wait for a
+/// first broker answer before giving up) and `videoagent.request.timeout.ms` (default 30000: admin
+/// and metadata requests).
+public final class KafkaTransport: BusTransport, @unchecked Sendable {
+    public let address: String
+    let logger: Logger
+    /// Settings passed to every librdkafka client.
+    let clientSettings: [String: String]
+    let requestTimeoutMs: Int32
+    /// A producer-type client used for metadata and admin requests.
+    let admin: RDKafkaClient
+    private let knownTopics = Mutex<Set<String>>([])
+
+    public convenience init(address: BusAddress, logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws {
+        guard address.kind == .kafka else { throw BusError.invalidAddress("\(address) is not a kafka:// address") }
+        try await self.init(bootstrapServers: address.location, settings: address.settings, logger: logger)
+    }
+
+    /// Connects and waits (at most the connect timeout) for a broker to answer.
+    public init(bootstrapServers: String, settings: [String: String] = [:],
+                logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws
+    {
+        var settings = settings
+        func ownSetting(_ key: String, default value: Int32) throws -> Int32 {
+            guard let text = settings.removeValue(forKey: key) else { return value }
+            guard let number = Int32(text), number > 0 else {
+                throw BusError.invalidArgument("\(key)=\(text) must be a positive number of milliseconds")
+            }
+            return number
+        }
+        let connectTimeoutMs = try ownSetting("videoagent.connect.timeout.ms", default: 10_000)
+        requestTimeoutMs = try ownSetting("videoagent.request.timeout.ms", default: 30_000)
+        var base = [
+            "bootstrap.servers": bootstrapServers,
+            "client.id": "videoagent",
+            // A message not delivered in two minutes fails its send instead of waiting five.
+            "message.timeout.ms": "120000",
+        ]
+        base.merge(settings, uniquingKeysWith: { _, user in user })
+        clientSettings = base
+        address = "kafka://\(bootstrapServers)"
+        self.logger = logger
+        admin = try RDKafkaClient(kind: .producer, settings: base, logger: logger)
+        let admin = self.admin
+        let address = self.address
+        do {
+            let topics = try await Blocking.run { try admin.topics(timeoutMs: connectTimeoutMs) }
+            knownTopics.withLock { $0 = Set(topics.filter { $0.error == RD_KAFKA_RESP_ERR_NO_ERROR }.map(\.name)) }
+        } catch {
+            let detail = admin.context.lastError.map { "; last error: \($0)" } ?? ""
+            throw BusError.unreachable("no broker at \(address) answered within \(connectTimeoutMs) ms\(detail)")
+        }
+    }
+
+    public func makeProducer() async throws -> any RawProducer { try KafkaProducer(transport: self) }
+
+    public func makeGroupConsumer(group: String, topics: [String], options: ConsumerOptions) async throws
+        -> any RawConsumer
+    {
+        try await KafkaConsumer.member(transport: self, group: group, topics: topics, options: options)
+    }
+
+    public func makeReader(topic: String, partitions: [Int]?, from start: ReplayStart) async throws -> any RawConsumer {
+        guard let description = try await describeTopics([topic]).first else { throw BusError.unknownTopic(topic) }
+        let chosen = description.partitions.filter { partitions?.contains($0.partition) ?? true }
+        var offsets: [TopicPartition: Int64] = [:]
+        switch start {
+        case .beginning:
+            for p in chosen { offsets[TopicPartition(topic, p.partition)] = p.startOffset }
+        case .end:
+            for p in chosen { offsets[TopicPartition(topic, p.partition)] = p.endOffset }
+        case .offset(let offset):
+            for p in chosen { offsets[TopicPartition(topic, p.partition)] = min(max(offset, p.startOffset), p.endOffset) }
+        case .timestamp(let ms):
+            let admin = self.admin
+            let timeout = requestTimeoutMs
+            let tps = chosen.map { TopicPartition(topic, $0.partition) }
+            let found = try await Blocking.run { try admin.offsets(for: tps, atOrAfter: ms, timeoutMs: timeout) }
+            for p in chosen {
+                let tp = TopicPartition(topic, p.partition)
+                offsets[tp] = (found[tp] ?? nil) ?? p.endOffset
+            }
+        }
+        return try await KafkaConsumer.reader(transport: self, offsets: offsets)
+    }
+
+    public func createTopics(_ topics: [TopicConfig]) async throws -> [TopicCreationResult] {
+        let admin = self.admin
+        let timeout = requestTimeoutMs
+        let results = try await Blocking.run { try KafkaAdmin.createTopics(topics, client: admin, timeoutMs: timeout) }
+        knownTopics.withLock { known in for case .created(let name) in results { known.insert(name) } }
+        return results
+    }
+
+    public func describeTopics(_ names: [String]?) async throws -> [TopicDescription] {
+        let admin = self.admin
+        let timeout = requestTimeoutMs
+        return try await Blocking.run { try KafkaAdmin.describeTopics(names, client: admin, timeoutMs: timeout) }
+    }
+
+    public func close() async {}
+
+    /// Throws ``BusError/unknownTopic(_:)`` unless the cluster has `topic` (cached once seen).
+    func requireTopic(_ topic: String) async throws {
+        if knownTopics.withLock({ $0.contains(topic) }) { return }
+        let admin = self.admin
+        let timeout = requestTimeoutMs
+        let topics = try await Blocking.run { try admin.topics(timeoutMs: timeout) }
+        let present = Set(topics.filter { $0.error == RD_KAFKA_RESP_ERR_NO_ERROR && $0.partitions > 0 }.map(\.name))
+        knownTopics.withLock { $0.formUnion(present) }
+        guard present.contains(topic) else { throw BusError.unknownTopic(topic) }
+    }
+}

@@ -1,0 +1,3 @@
+// librdkafka, including the in-process mock cluster used by the tests.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
