@@ -8,6 +8,8 @@ public struct ChunkingPolicy: Sendable, Equatable {
     public var chunkBytes: Int
     /// The largest value the producer accepts at all.
     public var maxValueBytes: Int
+    /// Tighter limits for some topics (from their specs' `max_message_bytes`).
+    public var maxValueBytesByTopic: [String: Int] = [:]
     /// An unfinished chunked value is given up once records on its partition are this much newer
     /// than its first chunk (its producer died mid-value); it is then delivered as a defect.
     public var incompleteTimeoutMs: Int64
@@ -36,8 +38,9 @@ struct Chunker {
     /// The records to send for `record`: itself when small, else its chunks (partition pinned by
     /// `pinnedPartition` when the record has neither key nor partition, so chunks stay together).
     func split(_ record: OutgoingRecord, pinnedPartition: () throws -> Int?) throws -> [OutgoingRecord] {
-        if record.value.count > policy.maxValueBytes {
-            throw BusError.valueTooLarge(topic: record.topic, bytes: record.value.count, limit: policy.maxValueBytes)
+        let limit = policy.maxValueBytesByTopic[record.topic] ?? policy.maxValueBytes
+        if record.value.count > limit {
+            throw BusError.valueTooLarge(topic: record.topic, bytes: record.value.count, limit: limit)
         }
         guard record.value.count > policy.chunkBytes else { return [record] }
         if record.headers.contains(where: { ChunkHeader.all.contains($0.name) }) {

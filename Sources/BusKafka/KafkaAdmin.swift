@@ -50,7 +50,9 @@ enum KafkaAdmin {
         return topics.map { outcome[$0.name] ?? .created($0.name) }
     }
 
-    static func describeTopics(_ names: [String]?, client: RDKafkaClient, timeoutMs: Int32) throws -> [TopicDescription] {
+    static func describeTopics(_ names: [String]?, client: RDKafkaClient, timeoutMs: Int32, withSettings: Bool = true)
+        throws -> [TopicDescription]
+    {
         let all = try client.topics(timeoutMs: timeoutMs)
         let wanted = names ?? all.map(\.name).sorted()
         return try wanted.map { name in
@@ -61,8 +63,8 @@ enum KafkaAdmin {
                 let (low, high) = try client.watermarks(TopicPartition(name, p), timeoutMs: timeoutMs)
                 return PartitionDescription(partition: p, startOffset: low, endOffset: high)
             }
-            return TopicDescription(name: name, partitions: partitions,
-                                    settings: (try? configs(of: name, client: client, timeoutMs: timeoutMs)) ?? [:])
+            let settings = withSettings ? (try? configs(of: name, client: client, timeoutMs: timeoutMs)) ?? [:] : [:]
+            return TopicDescription(name: name, partitions: partitions, settings: settings)
         }
     }
 

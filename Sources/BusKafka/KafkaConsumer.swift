@@ -51,13 +51,15 @@ final class KafkaConsumer: RawConsumer, @unchecked Sendable {
             "group.id": "videoagent-replay-\(UUID().uuidString.lowercased())",
             "enable.auto.commit": "false",
             "enable.auto.offset.store": "false",
-            "auto.offset.reset": "earliest",
+            // An offset past the end starts at the end (the replay waits for new records).
+            "auto.offset.reset": "latest",
         ], uniquingKeysWith: { user, _ in user })
         let client = try RDKafkaClient(kind: .consumer, settings: settings, logger: transport.logger)
         let consumer = KafkaConsumer(client: client, group: nil, logger: transport.logger)
         try await Blocking.run(on: consumer.queue) {
             try client.assign(offsets)
-            consumer.tracked = offsets
+            // Logical offsets (beginning, end) become known positions with the first record.
+            consumer.tracked = offsets.filter { $0.value >= 0 }
         }
         return consumer
     }

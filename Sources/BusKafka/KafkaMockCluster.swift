@@ -31,6 +31,17 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw BusError.broker(code: Int(code.rawValue), message: "mock topic") }
     }
 
+    /// Creates topics the way an admin request would, for a transport connected to this mock.
+    /// The mock stores no topic settings; they are accepted and dropped.
+    func createTopics(_ topics: [TopicConfig], client: RDKafkaClient, timeoutMs: Int32) throws -> [TopicCreationResult] {
+        let existing = Set(try client.topics(timeoutMs: timeoutMs).filter { $0.partitions > 0 }.map(\.name))
+        return try topics.map { topic in
+            if existing.contains(topic.name) { return .alreadyExists(topic.name) }
+            try createTopic(topic.name, partitions: topic.partitions, replicationFactor: min(topic.replicationFactor, 3))
+            return .created(topic.name)
+        }
+    }
+
     /// Takes broker `id` (1-based) down: its connections close and it refuses new ones.
     public func setBrokerDown(_ id: Int) { _ = rd_kafka_mock_broker_set_down(cluster, Int32(id)) }
     public func setBrokerUp(_ id: Int) { _ = rd_kafka_mock_broker_set_up(cluster, Int32(id)) }

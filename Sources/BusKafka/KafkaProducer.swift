@@ -89,6 +89,8 @@ final class KafkaProducer: RawProducer, @unchecked Sendable {
         self.transport = transport
         let settings = transport.clientSettings.merging([
             "enable.idempotence": "true", "acks": "all", "partitioner": "murmur2_random",
+            // A message not delivered in two minutes fails its send instead of waiting five.
+            "message.timeout.ms": "120000",
         ], uniquingKeysWith: { user, _ in user })
         let client = try RDKafkaClient(kind: .producer, settings: settings, logger: transport.logger)
         self.client = client

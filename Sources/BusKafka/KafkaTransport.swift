@@ -18,6 +18,9 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     let requestTimeoutMs: Int32
     /// A producer-type client used for metadata and admin requests.
     let admin: RDKafkaClient
+    /// Set when connected to librdkafka's mock cluster, which answers no admin requests: topics
+    /// are then created through the mock's own API and settings are not stored.
+    let mock: KafkaMockCluster?
     private let knownTopics = Mutex<Set<String>>([])
 
     public convenience init(address: BusAddress, logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws {
@@ -25,10 +28,22 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
         try await self.init(bootstrapServers: address.location, settings: address.settings, logger: logger)
     }
 
+    /// Connects to librdkafka's in-process mock cluster (tests, trying things without a broker).
+    public convenience init(mock: KafkaMockCluster, settings: [String: String] = [:],
+                            logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws {
+        try await self.init(bootstrapServers: mock.bootstrapServers, settings: settings, mock: mock, logger: logger)
+    }
+
     /// Connects and waits (at most the connect timeout) for a broker to answer.
-    public init(bootstrapServers: String, settings: [String: String] = [:],
-                logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws
+    public convenience init(bootstrapServers: String, settings: [String: String] = [:],
+                            logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws {
+        try await self.init(bootstrapServers: bootstrapServers, settings: settings, mock: nil, logger: logger)
+    }
+
+    private init(bootstrapServers: String, settings: [String: String], mock: KafkaMockCluster?, logger: Logger)
+        async throws
     {
+        self.mock = mock
         var settings = settings
         func ownSetting(_ key: String, default value: Int32) throws -> Int32 {
             guard let text = settings.removeValue(forKey: key) else { return value }
@@ -42,8 +57,6 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
         var base = [
             "bootstrap.servers": bootstrapServers,
             "client.id": "videoagent",
-            // A message not delivered in two minutes fails its send instead of waiting five.
-            "message.timeout.ms": "120000",
         ]
         base.merge(settings, uniquingKeysWith: { _, user in user })
         clientSettings = base
@@ -72,14 +85,18 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     public func makeReader(topic: String, partitions: [Int]?, from start: ReplayStart) async throws -> any RawConsumer {
         guard let description = try await describeTopics([topic]).first else { throw BusError.unknownTopic(topic) }
         let chosen = description.partitions.filter { partitions?.contains($0.partition) ?? true }
+        // Logical offsets where the end is meant: some brokers (Tansu) report a high watermark
+        // that stops at the last batch's first record, so the end is left for the broker to find.
+        let end = Int64(RD_KAFKA_OFFSET_END)
         var offsets: [TopicPartition: Int64] = [:]
         switch start {
         case .beginning:
-            for p in chosen { offsets[TopicPartition(topic, p.partition)] = p.startOffset }
+            for p in chosen { offsets[TopicPartition(topic, p.partition)] = Int64(RD_KAFKA_OFFSET_BEGINNING) }
         case .end:
-            for p in chosen { offsets[TopicPartition(topic, p.partition)] = p.endOffset }
+            for p in chosen { offsets[TopicPartition(topic, p.partition)] = end }
         case .offset(let offset):
-            for p in chosen { offsets[TopicPartition(topic, p.partition)] = min(max(offset, p.startOffset), p.endOffset) }
+            // Below the log start: the start. Past the end: the reader's reset policy ("latest").
+            for p in chosen { offsets[TopicPartition(topic, p.partition)] = max(offset, p.startOffset) }
         case .timestamp(let ms):
             let admin = self.admin
             let timeout = requestTimeoutMs
@@ -87,7 +104,7 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
             let found = try await Blocking.run { try admin.offsets(for: tps, atOrAfter: ms, timeoutMs: timeout) }
             for p in chosen {
                 let tp = TopicPartition(topic, p.partition)
-                offsets[tp] = (found[tp] ?? nil) ?? p.endOffset
+                offsets[tp] = (found[tp] ?? nil) ?? end
             }
         }
         return try await KafkaConsumer.reader(transport: self, offsets: offsets)
@@ -96,7 +113,11 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     public func createTopics(_ topics: [TopicConfig]) async throws -> [TopicCreationResult] {
         let admin = self.admin
         let timeout = requestTimeoutMs
-        let results = try await Blocking.run { try KafkaAdmin.createTopics(topics, client: admin, timeoutMs: timeout) }
+        let mock = self.mock
+        let results = try await Blocking.run {
+            if let mock { return try mock.createTopics(topics, client: admin, timeoutMs: timeout) }
+            return try KafkaAdmin.createTopics(topics, client: admin, timeoutMs: timeout)
+        }
         knownTopics.withLock { known in for case .created(let name) in results { known.insert(name) } }
         return results
     }
@@ -104,7 +125,10 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     public func describeTopics(_ names: [String]?) async throws -> [TopicDescription] {
         let admin = self.admin
         let timeout = requestTimeoutMs
-        return try await Blocking.run { try KafkaAdmin.describeTopics(names, client: admin, timeoutMs: timeout) }
+        let withSettings = mock == nil
+        return try await Blocking.run {
+            try KafkaAdmin.describeTopics(names, client: admin, timeoutMs: timeout, withSettings: withSettings)
+        }
     }
 
     public func close() async {}

@@ -9,11 +9,24 @@ final class RDKafkaContext: Sendable {
     let logger: Logger
     private let lastErrorText = Mutex<String?>(nil)
     private let assigned = Mutex<Set<TopicPartition>>([])
+    private let recentlyLogged = Mutex<[String: ContinuousClock.Instant]>([:])
 
     init(logger: Logger) { self.logger = logger }
 
     var lastError: String? { lastErrorText.withLock { $0 } }
     func noteError(_ text: String) { lastErrorText.withLock { $0 = text } }
+
+    /// False when the same text was logged in the last ten seconds: an unreachable broker makes
+    /// librdkafka repeat its connection error many times a second.
+    func shouldLog(_ text: String) -> Bool {
+        let now = ContinuousClock.now
+        return recentlyLogged.withLock { seen in
+            if let last = seen[text], now - last < .seconds(10) { return false }
+            if seen.count > 256 { seen.removeAll() }
+            seen[text] = now
+            return true
+        }
+    }
 
     var assignment: Set<TopicPartition> { assigned.withLock { $0 } }
     func updateAssignment(_ body: (inout Set<TopicPartition>) -> Void) { assigned.withLock { body(&$0) } }
@@ -291,6 +304,7 @@ private let rdkafkaLog: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CCh
     default: swiftLevel = .debug
     }
     let message = text.map { String(cString: $0) } ?? ""
+    guard context.logger.logLevel <= swiftLevel, context.shouldLog(message.filter { !$0.isNumber }) else { return }
     context.logger.log(level: swiftLevel, "\(message)", metadata: [
         "librdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")",
     ])
@@ -302,6 +316,7 @@ private let rdkafkaError: @convention(c) (OpaquePointer?, Int32, UnsafePointer<C
     let text = reason.map { String(cString: $0) } ?? RDKafkaClient.message(rd_kafka_resp_err_t(code))
     context.noteError(text)
     let level: Logger.Level = code == RD_KAFKA_RESP_ERR__FATAL.rawValue ? .critical : .warning
+    guard context.logger.logLevel <= level, context.shouldLog(text) else { return }
     context.logger.log(level: level, "librdkafka: \(text)", metadata: ["librdkafka.code": "\(code)"])
 }
 

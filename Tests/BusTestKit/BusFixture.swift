@@ -59,7 +59,7 @@ public final class BusFixture: Sendable {
                               directory: directory)
         case .kafkaMock:
             let mock = try KafkaMockCluster(brokers: 3, logger: logger)
-            let transport = try await KafkaTransport(bootstrapServers: mock.bootstrapServers,
+            let transport = try await KafkaTransport(mock: mock,
                                                      settings: kafkaTestSettings.merging(kafkaSettings) { $1 },
                                                      logger: logger)
             return BusFixture(backend: backend, bus: MessageBus(transport: transport, chunking: chunking), mock: mock,

