@@ -344,7 +344,10 @@ final class PartitionLog: @unchecked Sendable {
         segments.removeAll { segment in !bases.contains(segment.base) }
         for base in bases where !segments.contains(where: { $0.base == base }) {
             let path = directory + "/" + Self.segmentName(base)
-            segments.append(Segment(base: base, path: path, file: try PosixFile(path: path, mode: asWriter ? .readWrite : .read)))
+            // Opened for writing whenever allowed: the process that reads a segment now may append
+            // to it later (after a restart every existing segment is first opened by a reader).
+            let file = try (try? PosixFile(path: path, mode: .readWrite)) ?? PosixFile(path: path, mode: .read)
+            segments.append(Segment(base: base, path: path, file: file))
         }
         segments.sort { $0.base < $1.base }
         // Only the last segment grows; sealed ones are verified lazily, when first read.

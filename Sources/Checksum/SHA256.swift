@@ -41,10 +41,9 @@ public struct SHA256: Sendable {
             for i in 0..<take { buffer[buffered + i] = input[i] }
             buffered += take
             index = take
-            if buffered == 64 {
-                buffer.withUnsafeBytes { compress($0.baseAddress!) }
-                buffered = 0
-            }
+            guard buffered == 64 else { return }  // the input did not fill the block
+            buffer.withUnsafeBytes { compress($0.baseAddress!) }
+            buffered = 0
         }
         while input.count - index >= 64 {
             compress(input.baseAddress! + index)

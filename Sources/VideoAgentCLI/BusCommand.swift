@@ -87,10 +87,14 @@ struct BusCommand: AsyncParsableCommand {
         var idleExit: Double?
         @Option(help: "Where a group with no committed offset starts: earliest or latest.")
         var start: String = "earliest"
+        @Option(help: ArgumentHelp("A member silent this long is dropped and its partitions move to the others.",
+                                   valueName: "SECONDS"))
+        var sessionTimeout: Double = 10
 
         func validate() throws {
             if let max, max < 1 { throw ValidationError("--max must be at least 1") }
             if let idleExit, idleExit <= 0 { throw ValidationError("--idle-exit must be a positive number of seconds") }
+            guard sessionTimeout >= 1 else { throw ValidationError("--session-timeout must be at least 1 second") }
             guard ConsumerOptions.Reset(rawValue: start) != nil else {
                 throw ValidationError("--start must be earliest or latest, not \(start)")
             }
@@ -101,7 +105,9 @@ struct BusCommand: AsyncParsableCommand {
             let messageBus = try await bus.open()
             defer { Task { await messageBus.close() } }
             let consumer = try await messageBus.makeConsumer(
-                group: group, topics: [topic], options: ConsumerOptions(autoOffsetReset: ConsumerOptions.Reset(rawValue: start)!))
+                group: group, topics: [topic],
+                options: ConsumerOptions(autoOffsetReset: ConsumerOptions.Reset(rawValue: start)!,
+                                         sessionTimeout: .milliseconds(Int64(sessionTimeout * 1000))))
             try await printRecords(from: consumer, max: max, idleExit: idleExit, commit: true)
             await consumer.close()
         }

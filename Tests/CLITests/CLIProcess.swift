@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+
+/// Runs the `videoagent` binary built next to the test bundle, as an operator would.
+struct CLIProcess: Sendable {
+    /// The package root (for topics/).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static var binary: String {
+        if let explicit = ProcessInfo.processInfo.environment["VIDEOAGENT_BIN"] { return explicit }
+        // swift test runs the tests from the products directory, where the executable is too.
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while directory.pathExtension == "xctest" || directory.lastPathComponent == "Contents"
+            || directory.lastPathComponent == "MacOS" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("videoagent").path
+    }
+
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    /// Runs to completion (killed after `timeout`).
+    static func run(_ arguments: [String], stdin: String = "", timeout: Duration = .seconds(120)) async throws -> Result {
+        let running = try Running(arguments)
+        running.write(stdin)
+        running.closeInput()
+        let deadline = ContinuousClock.now + timeout
+        while running.isRunning {
+            if ContinuousClock.now > deadline {
+                running.kill()
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return running.finish()
+    }
+
+    /// A process in flight, whose output can be watched while it runs.
+    final class Running: Sendable {
+        private let process: Process
+        private let input = Pipe()
+        private let output = ByteSink()
+        private let errors = ByteSink()
+
+        init(_ arguments: [String]) throws {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: CLIProcess.binary)
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["VIDEOAGENT_TOPICS"] = CLIProcess.packageRoot + "/topics"
+            process.environment = environment
+            let out = Pipe()
+            let err = Pipe()
+            process.standardInput = input
+            process.standardOutput = out
+            process.standardError = err
+            let output = self.output
+            let errors = self.errors
+            out.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                output.bytes.withLock { $0 += data }
+            }
+            err.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                errors.bytes.withLock { $0 += data }
+            }
+            try process.run()
+        }
+
+        var isRunning: Bool { process.isRunning }
+        var stdoutLines: [String] {
+            output.bytes.withLock { String(decoding: $0, as: UTF8.self) }.split(separator: "\n").map(String.init)
+        }
+
+        func write(_ text: String) { if !text.isEmpty { input.fileHandleForWriting.write(Data(text.utf8)) } }
+        func closeInput() { try? input.fileHandleForWriting.close() }
+
+        /// SIGKILL: no chance to commit, flush or leave the group.
+        func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
+
+        func finish() -> Result {
+            process.waitUntilExit()
+            Thread.sleep(forTimeInterval: 0.05)  // let the readability handlers drain
+            return Result(status: process.terminationStatus,
+                          stdout: output.bytes.withLock { String(decoding: $0, as: UTF8.self) },
+                          stderr: errors.bytes.withLock { String(decoding: $0, as: UTF8.self) })
+        }
+    }
+}
+
+/// Bytes a pipe's handler appends while a test reads them.
+final class ByteSink: Sendable {
+    let bytes = Mutex<[UInt8]>([])
+}

@@ -1,0 +1,129 @@
+import BusTestKit
+import Foundation
+import Testing
+
+/// The operator's commands, run as separate processes against a real bus directory or broker.
+@Suite("videoagent CLI", .timeLimit(.minutes(3)))
+struct CLITests {
+    /// Backends another process can reach (the mock cluster lives inside the test process).
+    static let backends = Backend.available.filter { $0 != .kafkaMock }
+
+    private func busURL(_ backend: Backend) -> String {
+        switch backend {
+        case .embedded: return "embedded://" + temporaryDirectory("cli")
+        default: return "kafka://" + (Backend.brokerAddress ?? "127.0.0.1:9092")
+        }
+    }
+
+    private func unique(_ name: String) -> String { "cli.\(name).\(UUID().uuidString.prefix(8).lowercased())" }
+
+    @Test("produce, consume with a group, and replay print what was written", arguments: backends)
+    func roundTrip(backend: Backend) async throws {
+        let bus = busURL(backend)
+        let topic = unique("rt")
+        let created = try await CLIProcess.run(["topics", "create", "--bus", bus, topic, "--partitions", "1"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let input = "k1\thello\n\tno key\nk2\ttab\\there and a \\\\ backslash\n"
+        let produced = try await CLIProcess.run(["bus", "produce", "--bus", bus, "--topic", topic], stdin: input)
+        #expect(produced.status == 0, "\(produced.stderr)")
+        #expect(produced.stderr.contains("sent 3 record(s)"))
+
+        let first = try await CLIProcess.run(["bus", "consume", "--bus", bus, "--topic", topic, "--group", "g", "--max", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.lines == ["0\t0\tk1\thello", "0\t1\t\tno key"])
+        // The group committed through what it printed: the next member gets only the rest.
+        let second = try await CLIProcess.run(["bus", "consume", "--bus", bus, "--topic", topic, "--group", "g",
+                                               "--idle-exit", "2"])
+        #expect(second.lines == ["0\t2\tk2\ttab\\there and a \\\\ backslash"])
+
+        let replay = try await CLIProcess.run(["bus", "replay", "--bus", bus, "--topic", topic, "--from-offset", "1",
+                                               "--idle-exit", "1"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.lines.count == 2)
+        let byTime = try await CLIProcess.run(["bus", "replay", "--bus", bus, "--topic", topic,
+                                               "--from-time", "2020-01-01T00:00:00Z", "--idle-exit", "1"])
+        #expect(byTime.lines.count == 3)
+    }
+
+    @Test("a group member killed with SIGKILL mid-stream loses no record", arguments: backends)
+    func killedMember(backend: Backend) async throws {
+        let bus = busURL(backend)
+        let topic = unique("kill")
+        _ = try await CLIProcess.run(["topics", "create", "--bus", bus, topic, "--partitions", "4"])
+        let consume = ["bus", "consume", "--bus", bus, "--topic", topic, "--group", "members", "--session-timeout", "3",
+                       "--idle-exit", "12"]
+        let a = try CLIProcess.Running(consume)
+        let b = try CLIProcess.Running(consume)
+        // Produce steadily while the members work, so A dies in the middle of the stream.
+        let total = 600
+        let producer = try CLIProcess.Running(["bus", "produce", "--bus", bus, "--topic", topic, "--batch", "10"])
+        for i in 0..<total {
+            producer.write("key-\(i % 24)\tvalue-\(i)\n")
+            if i % 50 == 49 { try await Task.sleep(for: .milliseconds(150)) }
+            if i == total / 2 {
+                // Wait until A has printed something, then kill it without warning.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while a.stdoutLines.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                a.kill()
+            }
+        }
+        producer.closeInput()
+        let produced = producer.finish()
+        #expect(produced.status == 0, "\(produced.stderr)")
+        let fromA = a.finish()
+        let fromB = b.finish()
+        #expect(fromA.status != 0, "A was killed")
+        #expect(!fromA.lines.isEmpty, "A printed before it died")
+        let values = (fromA.lines + fromB.lines).compactMap { $0.split(separator: "\t").last.map(String.init) }
+        let missing = Set((0..<total).map { "value-\($0)" }).subtracting(values)
+        #expect(missing.isEmpty, "lost \(missing.count) record(s), e.g. \(missing.sorted().prefix(5))")
+    }
+
+    @Test("wrong arguments say what is wrong and how to fix it")
+    func badArguments() async throws {
+        let noBus = try await CLIProcess.run(["bus", "consume", "--topic", "t", "--group", "g"])
+        #expect(noBus.status != 0)
+        #expect(noBus.stderr.contains("--bus"))
+        let badScheme = try await CLIProcess.run(["topics", "describe", "--bus", "redis://localhost"])
+        #expect(badScheme.status != 0)
+        #expect(badScheme.stderr.contains("embedded://") && badScheme.stderr.contains("kafka://"))
+        let noStart = try await CLIProcess.run(["bus", "replay", "--bus", "embedded:///tmp/x", "--topic", "t"])
+        #expect(noStart.stderr.contains("--from-offset") && noStart.stderr.contains("--from-time"))
+        let badTime = try await CLIProcess.run(["bus", "replay", "--bus", "embedded:///tmp/x", "--topic", "t",
+                                                "--from-time", "yesterday"])
+        #expect(badTime.status != 0)
+        #expect(badTime.stderr.contains("2026-11-25T10:00:00Z"))
+        let kafkaSettingOnEmbedded = try await CLIProcess.run(["topics", "describe", "--bus", "embedded:///tmp/x",
+                                                               "-X", "security.protocol=SSL"])
+        #expect(kafkaSettingOnEmbedded.stderr.contains("kafka://"))
+        let missingTopic = try await CLIProcess.run(["bus", "produce", "--bus", "embedded://" + temporaryDirectory("cli"),
+                                                     "--topic", "nope"], stdin: "k\tv\n")
+        #expect(missingTopic.status != 0)
+        #expect(missingTopic.stderr.contains("topics create"))
+    }
+
+    @Test("values that break the topic's schema are refused line by line; the rest is sent")
+    func produceValidates() async throws {
+        let bus = busURL(.embedded)
+        _ = try await CLIProcess.run(["topics", "create", "--bus", bus])
+        let result = try await CLIProcess.run(["bus", "produce", "--bus", bus, "--topic", "videoagent.deadletter.v1"],
+                                              stdin: "k\t{\"not\": \"a dead letter\"}\nno tab here\n")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("line 1:") && result.stderr.contains("missing required member"))
+        #expect(result.stderr.contains("line 2:") && result.stderr.contains("key<TAB>value"))
+        #expect(result.stderr.contains("sent 0 record(s)"))
+    }
+
+    @Test("topics validate checks the specs, and values in a file")
+    func topicsValidate() async throws {
+        let specs = try await CLIProcess.run(["topics", "validate"])
+        #expect(specs.status == 0, "\(specs.stderr)")
+        #expect(specs.stdout.contains("7 topic specs"))
+        let file = temporaryDirectory("cli") + "/values.jsonl"
+        try "{\"source_topic\": 3}\nnot json\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let values = try await CLIProcess.run(["topics", "validate", "--topic", "videoagent.deadletter.v1", "--input", file])
+        #expect(values.status == 1)
+        #expect(values.stdout.contains("line 1:") && values.stdout.contains("line 2: not valid JSON"))
+        #expect(values.stdout.contains("2 value(s) checked"))
+    }
+}
