@@ -36,6 +36,8 @@ final class KafkaConsumer: RawConsumer, @unchecked Sendable {
             "enable.auto.offset.store": "false",
             "auto.offset.reset": options.autoOffsetReset.rawValue,
             "session.timeout.ms": String(options.sessionTimeout.milliseconds),
+            // librdkafka's default heartbeat (3 s) would let a short session expire between beats.
+            "heartbeat.interval.ms": String(max(100, options.sessionTimeout.milliseconds / 3)),
             "partition.assignment.strategy": "cooperative-sticky",
         ], uniquingKeysWith: { user, _ in user })
         let client = try RDKafkaClient(kind: .consumer, settings: settings, logger: transport.logger)

@@ -69,7 +69,11 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
             let topics = try await Blocking.run { try admin.topics(timeoutMs: connectTimeoutMs) }
             knownTopics.withLock { $0 = Set(topics.filter { $0.error == RD_KAFKA_RESP_ERR_NO_ERROR }.map(\.name)) }
         } catch {
-            let detail = admin.context.lastError.map { "; last error: \($0)" } ?? ""
+            var detail = admin.context.lastError.map { "; last error: \($0)" } ?? ""
+            if detail.contains("Read underflow") {
+                detail += ". This librdkafka (\(String(cString: rd_kafka_version_str()))) may be too old for this broker: "
+                    + "use a newer one, e.g. the 2.16 build the tests use (see the README, \"Kafka versions\")"
+            }
             throw BusError.unreachable("no broker at \(address) answered within \(connectTimeoutMs) ms\(detail)")
         }
     }

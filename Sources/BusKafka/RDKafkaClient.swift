@@ -304,6 +304,8 @@ private let rdkafkaLog: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CCh
     default: swiftLevel = .debug
     }
     let message = text.map { String(cString: $0) } ?? ""
+    // A connection failure is the best explanation when a request later times out.
+    if facility.map({ String(cString: $0) }) == "FAIL" { context.noteError(message) }
     guard context.logger.logLevel <= swiftLevel, context.shouldLog(message.filter { !$0.isNumber }) else { return }
     context.logger.log(level: swiftLevel, "\(message)", metadata: [
         "librdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")",

@@ -167,12 +167,16 @@ struct BusCommand: AsyncParsableCommand {
 private func printRecords(from consumer: BusConsumer, max: Int?, idleExit: Double?, commit: Bool) async throws {
     var printed = 0
     var lastRecord = ContinuousClock.now
+    let joinDeadline = ContinuousClock.now + .seconds(30)
     let idle = idleExit.map { Duration.milliseconds(Int64($0 * 1000)) }
     while max.map({ printed < $0 }) ?? true {
         let batch = try await consumer.poll(maxRecords: 500, timeout: .milliseconds(250))
         if batch.isEmpty {
-            // A group member has nothing to read until the group gave it partitions.
-            if commit, await consumer.assignment().isEmpty { lastRecord = ContinuousClock.now }
+            // A group member has nothing to read until the group gave it partitions; joining may
+            // take a while, but a member left without partitions for good must still stop.
+            if commit, ContinuousClock.now < joinDeadline, await consumer.assignment().isEmpty {
+                lastRecord = ContinuousClock.now
+            }
             if let idle, ContinuousClock.now - lastRecord >= idle { break }
             continue
         }

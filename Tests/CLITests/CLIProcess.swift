@@ -64,10 +64,13 @@ struct CLIProcess: Sendable {
             let errors = self.errors
             out.fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
+                // End of file: stop watching, or the handler is called again at once, forever.
+                if data.isEmpty { handle.readabilityHandler = nil }
                 output.bytes.withLock { $0 += data }
             }
             err.fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil }
                 errors.bytes.withLock { $0 += data }
             }
             try process.run()
@@ -84,7 +87,12 @@ struct CLIProcess: Sendable {
         /// SIGKILL: no chance to commit, flush or leave the group.
         func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
 
-        func finish() -> Result {
+        /// Waits for the process to end; one still running after `timeout` is killed (and its
+        /// status shows it), so a hung command fails its test instead of hanging the run.
+        func finish(timeout: Duration = .seconds(120)) -> Result {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if process.isRunning { kill() }
             process.waitUntilExit()
             Thread.sleep(forTimeInterval: 0.05)  // let the readability handlers drain
             return Result(status: process.terminationStatus,
