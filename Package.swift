@@ -8,7 +8,9 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-// Release builds of the numeric code matter; keep -Ounchecked out: bounds checks stay on.
+// The numeric modules are optimised even in debug builds: the tests train small models, and an
+// unoptimised Swift loop is ~50× slower. -Ounchecked stays out: bounds checks stay on.
+let numeric: [SwiftSetting] = strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
@@ -21,6 +23,8 @@ let package = Package(
         .library(name: "Bus", targets: ["Bus"]),
         .library(name: "BusEmbedded", targets: ["BusEmbedded"]),
         .library(name: "BusKafka", targets: ["BusKafka"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +36,10 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // MARK: Numerics (only Tensor touches OpenBLAS)
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: numeric),
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: numeric),
 
         // MARK: Message bus
         .target(name: "Checksum", swiftSettings: strict),
@@ -54,6 +62,8 @@ let package = Package(
         // MARK: Tests
         .target(name: "BusTestKit", dependencies: ["Bus", "BusEmbedded", "BusKafka"], path: "Tests/BusTestKit",
                 swiftSettings: strict),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

@@ -1,0 +1,141 @@
+import Foundation
+import Tensor
+
+/// The safetensors file format: an 8-byte little-endian header length, a JSON header naming each
+/// tensor's dtype, shape and byte range, then the raw little-endian data. Python's `safetensors`
+/// reads what this writes and the other way round (F32 only here).
+public enum Safetensors {
+    /// Encodes named tensors and string metadata.
+    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) throws -> [UInt8] {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, tensor) in tensors {
+            guard header[name] == nil else { throw SafetensorsError("two tensors are named \(name)") }
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]]
+            offset += tensor.count * 4
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad the header with spaces so the data starts 8-byte aligned.
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: json)
+        for (_, tensor) in tensors {
+            tensor.withValues { values in
+                values.withMemoryRebound(to: UInt32.self) { words in
+                    for w in words { withUnsafeBytes(of: w.littleEndian) { out.append(contentsOf: $0) } }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Decodes a file's bytes into tensors (by name) and metadata.
+    public static func decode(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard bytes.count >= 8 else { throw SafetensorsError("file too short for a safetensors header") }
+        let headerLength = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard headerLength > 0, 8 + headerLength <= bytes.count else {
+            throw SafetensorsError("header length \(headerLength) does not fit a file of \(bytes.count) bytes")
+        }
+        let headerData = Data(bytes[8..<(8 + headerLength)])
+        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw SafetensorsError("the header is not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else { throw SafetensorsError("tensor \(name): malformed header entry") }
+            guard dtype == "F32" else { throw SafetensorsError("tensor \(name): dtype \(dtype) is not supported (F32 only)") }
+            let count = shape.reduce(1, *)
+            guard offsets[1] - offsets[0] == count * 4, offsets[0] >= 0, dataStart + offsets[1] <= bytes.count else {
+                throw SafetensorsError("tensor \(name): byte range \(offsets) does not fit shape \(shape) and the file")
+            }
+            var values = [Float](repeating: 0, count: count)
+            bytes.withUnsafeBytes { raw in
+                for i in 0..<count {
+                    let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + offsets[0] + 4 * i,
+                                                                      as: UInt32.self))
+                    values[i] = Float(bitPattern: bits)
+                }
+            }
+            tensors[name] = Tensor(shape: shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
+        let bytes = try encode(tensors, metadata: metadata)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+            throw SafetensorsError("cannot write \(temporary)")
+        }
+        _ = try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+    }
+
+    public static func read(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SafetensorsError("cannot read \(path)") }
+        do {
+            return try decode([UInt8](data))
+        } catch let error as SafetensorsError {
+            throw SafetensorsError("\(path): \(error.description)")
+        }
+    }
+}
+
+public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Module {
+    /// Saves every tensor of the module (parameters and buffers) under its name.
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try Safetensors.write(namedTensors(), metadata: metadata, to: path)
+    }
+
+    /// Loads tensors by name into the module's own tensors, checking that every name is present
+    /// with the same shape. Returns the file's metadata.
+    @discardableResult
+    public func load(from path: String) throws -> [String: String] {
+        let (tensors, metadata) = try Safetensors.read(path)
+        try load(tensors)
+        return metadata
+    }
+
+    /// Copies `tensors` into the module's tensors of the same names.
+    public func load(_ tensors: [String: Tensor]) throws {
+        let own = namedTensors()
+        var problems: [String] = []
+        for (name, tensor) in own {
+            guard let source = tensors[name] else {
+                problems.append("missing tensor \(name) \(tensor.shape)")
+                continue
+            }
+            guard source.shape == tensor.shape else {
+                problems.append("tensor \(name) has shape \(source.shape) in the file, \(tensor.shape) in the model")
+                continue
+            }
+        }
+        let known = Set(own.map(\.name))
+        let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
+        if !unexpected.isEmpty { problems.append("unexpected tensors: " + unexpected.prefix(8).joined(separator: ", ")) }
+        guard problems.isEmpty else {
+            throw SafetensorsError("the checkpoint does not fit the model: " + problems.prefix(8).joined(separator: "; ")
+                + (problems.count > 8 ? "; … (\(problems.count) problems)" : ""))
+        }
+        for (name, tensor) in own {
+            let source = tensors[name]!
+            source.withValues { src in tensor.withMutableValues { dst in _ = dst.update(fromContentsOf: src) } }
+        }
+    }
+}
