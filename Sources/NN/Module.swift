@@ -44,10 +44,12 @@ extension Module {
             module.collectInto(prefix: name + ".", out: &out)
         case let array as [Any]:
             for (i, element) in array.enumerated() { add(element, name: "\(name).\(i)", into: &out) }
-        case Optional<Any>.some(let wrapped):
-            add(wrapped, name: name, into: &out)
         default:
-            break
+            // An optional (a layer without bias): look inside when it holds something.
+            let mirror = Mirror(reflecting: value)
+            if mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value {
+                add(wrapped, name: name, into: &out)
+            }
         }
     }
 

@@ -115,23 +115,27 @@ extension Module {
     /// Copies `tensors` into the module's tensors of the same names.
     public func load(_ tensors: [String: Tensor]) throws {
         let own = namedTensors()
-        var problems: [String] = []
+        var missing: [String] = [], misshapen: [String] = []
         for (name, tensor) in own {
-            guard let source = tensors[name] else {
-                problems.append("missing tensor \(name) \(tensor.shape)")
-                continue
-            }
-            guard source.shape == tensor.shape else {
-                problems.append("tensor \(name) has shape \(source.shape) in the file, \(tensor.shape) in the model")
-                continue
+            if let source = tensors[name] {
+                if source.shape != tensor.shape {
+                    misshapen.append("\(name) has shape \(source.shape) in the file, \(tensor.shape) in the model")
+                }
+            } else {
+                missing.append("\(name) \(tensor.shape)")
             }
         }
         let known = Set(own.map(\.name))
         let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
-        if !unexpected.isEmpty { problems.append("unexpected tensors: " + unexpected.prefix(8).joined(separator: ", ")) }
+        func list(_ items: [String]) -> String {
+            items.prefix(4).joined(separator: ", ") + (items.count > 4 ? ", … (\(items.count) in all)" : "")
+        }
+        var problems: [String] = []
+        if !misshapen.isEmpty { problems.append("tensor " + list(misshapen)) }
+        if !missing.isEmpty { problems.append("missing tensor " + list(missing)) }
+        if !unexpected.isEmpty { problems.append("unexpected tensors: " + list(unexpected)) }
         guard problems.isEmpty else {
-            throw SafetensorsError("the checkpoint does not fit the model: " + problems.prefix(8).joined(separator: "; ")
-                + (problems.count > 8 ? "; … (\(problems.count) problems)" : ""))
+            throw SafetensorsError("the checkpoint does not fit the model: " + problems.joined(separator: "; "))
         }
         for (name, tensor) in own {
             let source = tensors[name]!

@@ -15,13 +15,10 @@ public final class Storage: @unchecked Sendable {
     /// Uninitialized storage; the caller writes every element before anyone reads it.
     init(uninitialized count: Int) {
         self.count = count
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(64, count * MemoryLayout<Float>.stride)
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes for a tensor")
-        }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        pointer = BufferCache.shared.take(bytes: Self.bytes(count)).bindMemory(to: Float.self, capacity: max(1, count))
     }
+
+    private static func bytes(_ count: Int) -> Int { max(64, count * MemoryLayout<Float>.stride) }
 
     convenience init(repeating value: Float, count: Int) {
         self.init(uninitialized: count)
@@ -32,7 +29,7 @@ public final class Storage: @unchecked Sendable {
         }
     }
 
-    deinit { free(pointer) }
+    deinit { BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: Self.bytes(count)) }
 
     var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 }
@@ -49,3 +46,61 @@ struct SharedPointer: @unchecked Sendable {
     }
     static func + (p: SharedPointer, offset: Int) -> UnsafeMutablePointer<Float> { p.base + offset }
 }
+
+/// Keeps freed tensor buffers for reuse by the next tensor of the same size.
+///
+/// A training step allocates the same shapes every iteration; handing those buffers back to the
+/// system and faulting fresh zeroed pages in again cost about 8 % of a step. At most
+/// `limitBytes` are kept; beyond that buffers are freed.
+final class BufferCache: @unchecked Sendable {
+    static let shared = BufferCache()
+    private let lock = NSLock()
+    private var available: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var cachedBytes = 0
+    let limitBytes = 2 << 30
+    /// Buffers smaller than this come straight from malloc, which already recycles them well.
+    let minimumBytes = 64 << 10
+
+    func take(bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes >= minimumBytes {
+            lock.lock()
+            if let reused = available[bytes]?.popLast() {
+                cachedBytes -= bytes
+                lock.unlock()
+                return reused
+            }
+            lock.unlock()
+        }
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes for a tensor")
+        }
+        return raw
+    }
+
+    func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= minimumBytes {
+            lock.lock()
+            // Make room by dropping buffers of other sizes: the sizes in use change when the
+            // workload does (another batch size or resolution), and the new ones should win.
+            var evicted: [UnsafeMutableRawPointer] = []
+            while cachedBytes + bytes > limitBytes,
+                  let victim = available.first(where: { $0.key != bytes && !$0.value.isEmpty })?.key {
+                evicted.append(available[victim]!.removeLast())
+                cachedBytes -= victim
+                if available[victim]!.isEmpty { available[victim] = nil }
+            }
+            let kept = cachedBytes + bytes <= limitBytes
+            if kept {
+                available[bytes, default: []].append(pointer)
+                cachedBytes += bytes
+            }
+            lock.unlock()
+            for victim in evicted { free(victim) }
+            if kept { return }
+        }
+        free(pointer)
+    }
+}
+
+import Foundation

@@ -27,20 +27,20 @@ extension Tensor {
         let px = SharedPointer(x.storage.pointer), pw = SharedPointer(weight.storage.pointer)
         let po = SharedPointer(out.storage.pointer)
         let pb = bias.map { SharedPointer($0.storage.pointer) }
-        forEachImage(geo) { images in
+        forEachImage(geo) { _, images, parallel in
             let col = geo.isPointwise ? nil : Storage(uninitialized: geo.k * geo.s)
             for i in images {
                 let xi = px + i * ci * h * w
                 let source: UnsafeMutablePointer<Float>
                 if let col {
-                    im2col(xi, geo, into: col.pointer)
+                    im2col(xi, geo, into: col.pointer, parallel: parallel)
                     source = col.pointer
                 } else {
                     source = xi
                 }
                 let oi = po + i * co * geo.s
                 // (Co, K) × (K, S) → (Co, S)
-                BLAS.sgemm(m: co, n: geo.s, k: geo.k, a: pw.base, lda: geo.k, b: source, ldb: geo.s, c: oi, ldc: geo.s)
+                gemm(parallel, m: co, n: geo.s, k: geo.k, a: pw.base, lda: geo.k, b: source, ldb: geo.s, c: oi, ldc: geo.s)
                 if let pb {
                     for c in 0..<co {
                         let b = pb[c], row = oi + c * geo.s
@@ -61,12 +61,11 @@ extension Tensor {
         let px = SharedPointer(x.storage.pointer), pw = SharedPointer(weight.storage.pointer)
         let pg = SharedPointer(g.storage.pointer)
         let pgx = gx.map { SharedPointer($0.storage.pointer) }
-        let workers = workerCount(geo)
+        let workers = imageWorkers(geo)
         // Each worker sums its images' weight and bias gradients privately; added up at the end.
         let gwParts = (0..<workers).map { _ in needW ? Storage(repeating: 0, count: geo.co * geo.k) : nil }
         let gbParts = (0..<workers).map { _ in needB ? Storage(repeating: 0, count: geo.co) : nil }
-        let imageCount = geo.n
-        let run: (Int, Range<Int>) -> Void = { worker, images in
+        forEachImage(geo) { worker, images, parallel in
             let col = geo.isPointwise ? nil : Storage(uninitialized: geo.k * geo.s)
             let gcol = (needX && !geo.isPointwise) ? Storage(uninitialized: geo.k * geo.s) : nil
             for i in images {
@@ -75,14 +74,14 @@ extension Tensor {
                     let xi = px + i * geo.ci * geo.h * geo.w
                     let source: UnsafeMutablePointer<Float>
                     if let col {
-                        im2col(xi, geo, into: col.pointer)
+                        im2col(xi, geo, into: col.pointer, parallel: parallel)
                         source = col.pointer
                     } else {
                         source = xi
                     }
                     // (Co, S) × (K, S)ᵀ → (Co, K), accumulated
-                    BLAS.sgemm(transB: true, m: geo.co, n: geo.k, k: geo.s, a: gi, lda: geo.s, b: source, ldb: geo.s,
-                               beta: 1, c: gw.pointer, ldc: geo.k)
+                    gemm(parallel, transB: true, m: geo.co, n: geo.k, k: geo.s, a: gi, lda: geo.s, b: source, ldb: geo.s,
+                         beta: 1, c: gw.pointer, ldc: geo.k)
                 }
                 if let gb = gbParts[worker] {
                     for c in 0..<geo.co {
@@ -96,25 +95,15 @@ extension Tensor {
                     let gxi = pgx + i * geo.ci * geo.h * geo.w
                     if let gcol {
                         // (Co, K)ᵀ × (Co, S) → (K, S), then scattered back onto the image
-                        BLAS.sgemm(transA: true, m: geo.k, n: geo.s, k: geo.co, a: pw.base, lda: geo.k, b: gi, ldb: geo.s,
-                                   c: gcol.pointer, ldc: geo.s)
-                        col2im(gcol.pointer, geo, into: gxi)
+                        gemm(parallel, transA: true, m: geo.k, n: geo.s, k: geo.co, a: pw.base, lda: geo.k, b: gi,
+                             ldb: geo.s, c: gcol.pointer, ldc: geo.s)
+                        col2im(gcol.pointer, geo, into: gxi, parallel: parallel)
                     } else {
-                        BLAS.sgemm(transA: true, m: geo.k, n: geo.s, k: geo.co, a: pw.base, lda: geo.k, b: gi, ldb: geo.s,
-                                   c: gxi, ldc: geo.s)
+                        gemm(parallel, transA: true, m: geo.k, n: geo.s, k: geo.co, a: pw.base, lda: geo.k, b: gi,
+                             ldb: geo.s, c: gxi, ldc: geo.s)
                     }
                 }
             }
-        }
-        if workers > 1 {
-            BLAS.singleThreaded {
-                let box = UnsafeSendableBox(run)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    box.value(w, (imageCount * w / workers)..<(imageCount * (w + 1) / workers))
-                }
-            }
-        } else {
-            run(0, 0..<imageCount)
         }
         if let gx { x.accumulateGrad(gx) }
         if needW {
@@ -134,32 +123,64 @@ extension Tensor {
         for part in parts.dropFirst() { for j in 0..<count { dst[j] += part.pointer[j] } }
     }
 
-    private static func workerCount(_ geo: ConvGeometry) -> Int {
+    /// Cores that take whole images: all of them when the batch has enough images, else one.
+    private static func imageWorkers(_ geo: ConvGeometry) -> Int {
         geo.n >= Parallelism.workers ? Parallelism.workers : 1
     }
 
-    /// Runs `body` over ranges of images: split across cores when the batch allows.
-    private static func forEachImage(_ geo: ConvGeometry, _ body: (Range<Int>) -> Void) {
-        let workers = workerCount(geo)
+    /// Runs `body(worker, images, parallel)`: images split across cores when the batch allows
+    /// (`parallel` false: each worker runs single-threaded), else all images on this thread with
+    /// `parallel` true (the work inside each image is split across cores).
+    private static func forEachImage(_ geo: ConvGeometry, _ body: (Int, Range<Int>, Bool) -> Void) {
+        let workers = imageWorkers(geo)
         if workers <= 1 {
-            body(0..<geo.n)
+            body(0, 0..<geo.n, Parallelism.workers > 1)
             return
         }
-        BLAS.singleThreaded {
-            withoutActuallyEscaping(body) { body in
-                let box = UnsafeSendableBox(body)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    box.value((geo.n * w / workers)..<(geo.n * (w + 1) / workers))
-                }
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                box.value(w, (geo.n * w / workers)..<(geo.n * (w + 1) / workers), false)
             }
         }
     }
 
+    @inline(__always)
+    private static func gemm(_ parallel: Bool, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                             c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if parallel {
+            BLAS.parallelSgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                               c: c, ldc: ldc)
+        } else {
+            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                       c: c, ldc: ldc)
+        }
+    }
+
     /// Unfolds one image (Ci, H, W) into columns (Ci·kh·kw, Ho·Wo), zeros where the kernel
-    /// reaches into the padding.
-    static func im2col(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into col: UnsafeMutablePointer<Float>) {
+    /// reaches into the padding; channels split across cores when `parallel`.
+    static func im2col(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into col: UnsafeMutablePointer<Float>,
+                       parallel: Bool) {
+        let (px, pc) = (SharedPointer(x), SharedPointer(col))
+        parallelFor(geo.ci, minimumPerWorker: parallel ? max(1, 8192 / max(1, geo.kh * geo.kw * geo.s)) : Int.max) { channels in
+            im2col(px.base, geo, into: pc.base, channels: channels)
+        }
+    }
+
+    /// The adjoint of ``im2col``: adds columns back onto the image (overwriting it first).
+    static func col2im(_ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into x: UnsafeMutablePointer<Float>,
+                       parallel: Bool) {
+        let (px, pc) = (SharedPointer(x), SharedPointer(col))
+        parallelFor(geo.ci, minimumPerWorker: parallel ? max(1, 8192 / max(1, geo.kh * geo.kw * geo.s)) : Int.max) { channels in
+            col2im(pc.base, geo, into: px.base, channels: channels)
+        }
+    }
+
+    private static func im2col(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into col: UnsafeMutablePointer<Float>,
+                               channels: Range<Int>) {
         let (h, w, ho, wo, s, p) = (geo.h, geo.w, geo.ho, geo.wo, geo.stride, geo.padding)
-        for c in 0..<geo.ci {
+        for c in channels {
             let plane = x + c * h * w
             for ky in 0..<geo.kh {
                 for kx in 0..<geo.kw {
@@ -171,28 +192,30 @@ extension Tensor {
                         let iy = oy * s - p + ky
                         let out = row + oy * wo
                         guard iy >= 0 && iy < h else {
-                            out.update(repeating: 0, count: wo)
+                            for ox in 0..<wo { out[ox] = 0 }
                             continue
                         }
                         let src = plane + iy * w
-                        if lo > 0 { out.update(repeating: 0, count: lo) }
+                        // Rows are short (tens of values): plain loops beat memcpy/memset calls.
+                        for ox in 0..<lo { out[ox] = 0 }
                         if s == 1 {
-                            if hi > lo { (out + lo).update(from: src + (lo - p + kx), count: hi - lo) }
+                            let shifted = src + (kx - p)
+                            for ox in lo..<hi { out[ox] = shifted[ox] }
                         } else {
                             for ox in lo..<hi { out[ox] = src[ox * s - p + kx] }
                         }
-                        if hi < wo { (out + hi).update(repeating: 0, count: wo - hi) }
+                        for ox in hi..<wo { out[ox] = 0 }
                     }
                 }
             }
         }
     }
 
-    /// The adjoint of ``im2col``: adds columns back onto the image (overwriting it first).
-    static func col2im(_ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
+    private static func col2im(_ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into x: UnsafeMutablePointer<Float>,
+                               channels: Range<Int>) {
         let (h, w, ho, wo, s, p) = (geo.h, geo.w, geo.ho, geo.wo, geo.stride, geo.padding)
-        x.update(repeating: 0, count: geo.ci * h * w)
-        for c in 0..<geo.ci {
+        (x + channels.lowerBound * h * w).update(repeating: 0, count: channels.count * h * w)
+        for c in channels {
             let plane = x + c * h * w
             for ky in 0..<geo.kh {
                 for kx in 0..<geo.kw {

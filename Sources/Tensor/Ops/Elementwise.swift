@@ -161,8 +161,6 @@ extension Tensor {
     public func relu() -> Tensor { unary(ReLUKernel.self) }
     public func tanh() -> Tensor { unary(TanhKernel.self) }
     public func sigmoid() -> Tensor { unary(SigmoidKernel.self) }
-    /// x · sigmoid(x) (the SiLU or swish activation).
-    public func silu() -> Tensor { unary(SiLUKernel.self) }
     /// x · Φ(x), the exact (erf) GELU, as PyTorch's default.
     public func gelu() -> Tensor { unary(GELUKernel.self) }
 
@@ -216,13 +214,6 @@ enum TanhKernel: UnaryKernel {
 enum SigmoidKernel: UnaryKernel {
     @inline(__always) static func f(_ x: Float) -> Float { stableSigmoid(x) }
     @inline(__always) static func df(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
-}
-enum SiLUKernel: UnaryKernel {
-    @inline(__always) static func f(_ x: Float) -> Float { x * stableSigmoid(x) }
-    @inline(__always) static func df(_ x: Float, _ y: Float) -> Float {
-        let s = stableSigmoid(x)
-        return s * (1 + x * (1 - s))
-    }
 }
 enum GELUKernel: UnaryKernel {
     @inline(__always) static func f(_ x: Float) -> Float { 0.5 * x * (1 + Foundation.erf(x * 0.70710678)) }

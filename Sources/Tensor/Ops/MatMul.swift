@@ -18,10 +18,10 @@ extension Tensor {
         let pa = a.storage.pointer, pb = b.storage.pointer, po = out.storage.pointer
         if shared && !transposeA && batch > 1 {
             // (batch·m, k) × (k, n) in one call.
-            BLAS.sgemm(transB: transposeB, m: batch * m, n: n, k: k, a: pa, lda: ac, b: pb, ldb: bc, c: po, ldc: n)
+            BLAS.parallelSgemm(transB: transposeB, m: batch * m, n: n, k: k, a: pa, lda: ac, b: pb, ldb: bc, c: po, ldc: n)
         } else {
             for i in 0..<batch {
-                BLAS.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + i * ar * ac, lda: ac,
+                BLAS.parallelSgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k, a: pa + i * ar * ac, lda: ac,
                            b: pb + (shared ? 0 : i * br * bc), ldb: bc, c: po + i * m * n, ldc: n)
             }
         }
@@ -52,7 +52,7 @@ extension Tensor {
         let out = Tensor.empty(Array(x.shape.dropLast()) + [outFeatures])
         let px = x.storage.pointer, pw = weight.storage.pointer, po = out.storage.pointer
         // (rows, in) × (out, in)ᵀ → (rows, out)
-        BLAS.sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: px, lda: inFeatures, b: pw, ldb: inFeatures,
+        BLAS.parallelSgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: px, lda: inFeatures, b: pw, ldb: inFeatures,
                    c: po, ldc: outFeatures)
         if let bias {
             precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) for \(outFeatures) outputs")
@@ -65,14 +65,14 @@ extension Tensor {
             if x.requiresGrad {
                 let gx = Tensor.empty(x.shape)
                 // (rows, out) × (out, in) → (rows, in)
-                BLAS.sgemm(m: rows, n: inFeatures, k: outFeatures, a: pg, lda: outFeatures, b: pw, ldb: inFeatures,
+                BLAS.parallelSgemm(m: rows, n: inFeatures, k: outFeatures, a: pg, lda: outFeatures, b: pw, ldb: inFeatures,
                            c: gx.storage.pointer, ldc: inFeatures)
                 x.accumulateGrad(gx)
             }
             if weight.requiresGrad {
                 let gw = Tensor.empty(weight.shape)
                 // (rows, out)ᵀ × (rows, in) → (out, in)
-                BLAS.sgemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: pg, lda: outFeatures, b: px,
+                BLAS.parallelSgemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: pg, lda: outFeatures, b: px,
                            ldb: inFeatures, c: gw.storage.pointer, ldc: inFeatures)
                 weight.accumulateGrad(gw)
             }

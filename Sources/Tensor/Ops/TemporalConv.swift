@@ -18,7 +18,7 @@ extension Tensor {
         let px = SharedPointer(x.storage.pointer), pt = SharedPointer(taps.storage.pointer)
         let po = SharedPointer(out.storage.pointer)
         let pb = bias.map { SharedPointer($0.storage.pointer) }
-        forEachFrame(b * f) { frames in
+        forEachFrame(b * f) { frames, gemm in
             for bf in frames {
                 let (bi, fi) = (bf / f, bf % f)
                 let o = po + bf * co * s
@@ -26,8 +26,7 @@ extension Tensor {
                 for j in 0..<k {
                     let src = fi + j - half
                     guard src >= 0 && src < f else { continue }
-                    BLAS.sgemm(m: co, n: s, k: ci, a: pt + j * co * ci, lda: ci, b: px + (bi * f + src) * ci * s, ldb: s,
-                               beta: first ? 0 : 1, c: o, ldc: s)
+                    gemm(false, false, co, s, ci, pt + j * co * ci, ci, px + (bi * f + src) * ci * s, s, first ? 0 : 1, o, s)
                     first = false
                 }
                 if first { o.update(repeating: 0, count: co * s) }
@@ -42,7 +41,7 @@ extension Tensor {
                 // gx[f'] = Σ_j W_jᵀ · g[f' − j + k/2]
                 let gx = Tensor.empty(x.shape)
                 let pgx = SharedPointer(gx.storage.pointer)
-                forEachFrame(b * f) { frames in
+                forEachFrame(b * f) { frames, gemm in
                     for bf in frames {
                         let (bi, fi) = (bf / f, bf % f)
                         let d = pgx + bf * ci * s
@@ -50,8 +49,8 @@ extension Tensor {
                         for j in 0..<k {
                             let dst = fi - j + half
                             guard dst >= 0 && dst < f else { continue }
-                            BLAS.sgemm(transA: true, m: ci, n: s, k: co, a: pt + j * co * ci, lda: ci,
-                                       b: pg + (bi * f + dst) * co * s, ldb: s, beta: first ? 0 : 1, c: d, ldc: s)
+                            gemm(true, false, ci, s, co, pt + j * co * ci, ci, pg + (bi * f + dst) * co * s, s,
+                                 first ? 0 : 1, d, s)
                             first = false
                         }
                         if first { d.update(repeating: 0, count: ci * s) }
@@ -68,7 +67,7 @@ extension Tensor {
                     for j in 0..<k {
                         let src = fi + j - half
                         guard src >= 0 && src < f else { continue }
-                        BLAS.sgemm(transB: true, m: co, n: ci, k: s, a: pg + bf * co * s, lda: s,
+                        BLAS.parallelSgemm(transB: true, m: co, n: ci, k: s, a: pg + bf * co * s, lda: s,
                                    b: px + (bi * f + src) * ci * s, ldb: s, beta: 1, c: pgt + j * co * ci, ldc: ci)
                     }
                 }
@@ -83,18 +82,26 @@ extension Tensor {
         }
     }
 
-    /// Splits frames across cores (single-threaded BLAS inside) when there are enough of them.
-    private static func forEachFrame(_ count: Int, _ body: (Range<Int>) -> Void) {
+    typealias Gemm = (Bool, Bool, Int, Int, Int, UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>, Int,
+                      Float, UnsafeMutablePointer<Float>, Int) -> Void
+
+    /// Splits frames across cores when there are enough of them (each product on one core);
+    /// otherwise runs them in turn, each product split across cores.
+    private static func forEachFrame(_ count: Int, _ body: (Range<Int>, Gemm) -> Void) {
         let workers = count >= 2 * Parallelism.workers ? Parallelism.workers : 1
         if workers <= 1 {
-            body(0..<count)
+            body(0..<count) { ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc in
+                BLAS.parallelSgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                                   c: c, ldc: ldc)
+            }
             return
         }
-        BLAS.singleThreaded {
-            withoutActuallyEscaping(body) { body in
-                let box = UnsafeSendableBox(body)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    box.value((count * w / workers)..<(count * (w + 1) / workers))
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                box.value((count * w / workers)..<(count * (w + 1) / workers)) { ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc in
+                    BLAS.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                               c: c, ldc: ldc)
                 }
             }
         }
