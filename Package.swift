@@ -48,8 +48,14 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
         // MARK: Numerics (only Tensor touches OpenBLAS)
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: numeric),
+        .target(name: "SeededRandom", swiftSettings: strict),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "SeededRandom"], swiftSettings: numeric),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: numeric),
+
+        // MARK: Frames and environments
+        .target(name: "Media", dependencies: ["CPNG"], swiftSettings: numeric),
+        .target(name: "Environments", dependencies: ["Media", "SeededRandom"], swiftSettings: numeric),
+        .target(name: "Dataset", dependencies: ["Environments", "Media"], swiftSettings: strict),
 
         // MARK: Message bus
         .target(name: "Checksum", swiftSettings: strict),
@@ -61,7 +67,8 @@ let package = Package(
         // MARK: Command line (the only place that picks embedded or Kafka)
         .executableTarget(
             name: "VideoAgentCLI",
-            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", argumentParser, logging],
+            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Media",
+                           argumentParser, logging],
             swiftSettings: strict),
 
         // MARK: Benchmarks (not tests): `swift run -c release bench-bus`
@@ -77,6 +84,8 @@ let package = Package(
                 swiftSettings: strict),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], swiftSettings: strict),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "SeededRandom"],
+                    swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

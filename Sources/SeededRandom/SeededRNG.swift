@@ -1,3 +1,4 @@
+// Shared by the numeric core (initialisation, noise) and the environments (seeded resets).
 /// A seeded pseudo-random generator (xoshiro256**, seeded through SplitMix64): the same seed
 /// gives the same stream on every machine, so a run can be repeated exactly.
 public struct SeededRNG: RandomNumberGenerator, Sendable {

@@ -1,0 +1,51 @@
+import Foundation
+import Media
+
+/// Reads a dataset folder written by ``Collector``.
+public struct DatasetReader: Sendable {
+    public let directory: String
+
+    public init(directory: String) throws {
+        guard FileManager.default.fileExists(atPath: directory + "/episodes") else {
+            throw DatasetError("\(directory) holds no episodes/ folder; make one with: videoagent collect --out \(directory)")
+        }
+        self.directory = directory
+    }
+
+    /// Every episode's record, with the folder it lives in, sorted by task, camera, seed.
+    public func episodes() throws -> [(folder: String, record: EpisodeRecord)] {
+        var out: [(String, EpisodeRecord)] = []
+        let root = directory + "/episodes"
+        let decoder = JSONDecoder()
+        for task in try FileManager.default.contentsOfDirectory(atPath: root).sorted() {
+            let taskPath = root + "/" + task
+            for camera in (try? FileManager.default.contentsOfDirectory(atPath: taskPath))?.sorted() ?? [] {
+                let cameraPath = taskPath + "/" + camera
+                for seed in (try? FileManager.default.contentsOfDirectory(atPath: cameraPath))?.sorted() ?? [] {
+                    let folder = cameraPath + "/" + seed
+                    guard let data = FileManager.default.contents(atPath: folder + "/episode.json") else { continue }
+                    do {
+                        out.append((folder, try decoder.decode(EpisodeRecord.self, from: data)))
+                    } catch {
+                        throw DatasetError("\(folder)/episode.json is not a valid episode record: \(error)")
+                    }
+                }
+            }
+        }
+        return out.sorted { ($0.1.task, $0.1.camera, $0.1.seed) < ($1.1.task, $1.1.camera, $1.1.seed) }
+    }
+
+    public func frames(in folder: String, count: Int) throws -> [RGBImage] {
+        try (0..<count).map { try PNG.read(folder + "/" + EpisodeRecord.frameName($0)) }
+    }
+
+    public func summary() throws -> CollectionSummary? {
+        guard let data = FileManager.default.contents(atPath: directory + "/summary.json") else { return nil }
+        return try JSONDecoder().decode(CollectionSummary.self, from: data)
+    }
+}
+
+public struct DatasetError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

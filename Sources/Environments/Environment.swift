@@ -1,0 +1,103 @@
+import Media
+
+/// A robot task environment: seeded resets, actions in, camera frames and proprioception out.
+///
+/// Implementations: ``TabletopEnvironment`` (pure Swift, built in) and ``MetaWorldEnvironment``
+/// (MetaWorld through a Python bridge). A real robot plugs in through the bridge's protocol.
+public protocol Environment: AnyObject {
+    /// A name for reports: "builtin", "metaworld", …
+    var name: String { get }
+    /// The tasks this environment offers.
+    var tasks: [TaskInfo] { get }
+    /// The camera viewpoints it can render.
+    var cameras: [String] { get }
+    /// Steps after which an episode is truncated.
+    var maxSteps: Int { get }
+
+    /// Starts an episode. The same task, seed and camera give the same episode.
+    func reset(task: String, seed: UInt64, camera: String, resolution: Int) throws -> Observation
+
+    /// Applies one action: (dx, dy, dz, grip), each in [−1, 1].
+    func step(_ action: [Float]) throws -> StepResult
+
+    /// The scripted expert's action for the current state (for demonstrations); it may use
+    /// the simulator's internal state, which policies under test never see.
+    func expertAction() throws -> [Float]
+
+    /// Releases what the environment holds (a child process, a connection).
+    func close()
+}
+
+/// A task: its identifier and the instruction a planner receives.
+public struct TaskInfo: Sendable, Equatable, Codable {
+    public var name: String
+    public var instruction: String
+    /// Reported separately as the "hard" subset.
+    public var isHard: Bool
+
+    public init(name: String, instruction: String, isHard: Bool) {
+        self.name = name
+        self.instruction = instruction
+        self.isHard = isHard
+    }
+}
+
+/// What the robot perceives: a camera frame and its own proprioception.
+public struct Observation: Sendable {
+    public var frame: RGBImage
+    /// End-effector position (x, y, z) and gripper opening (0 closed … 1 open).
+    public var proprioception: [Float]
+
+    public init(frame: RGBImage, proprioception: [Float]) {
+        self.frame = frame
+        self.proprioception = proprioception
+    }
+}
+
+public struct StepResult: Sendable {
+    public var observation: Observation
+    /// The environment says the task is done.
+    public var success: Bool
+    /// The episode ended because of the task (success, or an unrecoverable state).
+    public var terminated: Bool
+    /// The episode ended because the step limit was reached.
+    public var truncated: Bool
+
+    public init(observation: Observation, success: Bool, terminated: Bool, truncated: Bool) {
+        self.observation = observation
+        self.success = success
+        self.terminated = terminated
+        self.truncated = truncated
+    }
+}
+
+public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendable {
+    case unknownTask(String, known: [String])
+    case unknownCamera(String, known: [String])
+    case invalidAction(String)
+    case invalidResolution(Int)
+    case notReset
+    case bridge(String)
+
+    public var description: String {
+        switch self {
+        case .unknownTask(let name, let known): return "unknown task '\(name)'; known tasks: \(known.joined(separator: ", "))"
+        case .unknownCamera(let name, let known):
+            return "unknown camera '\(name)'; known cameras: \(known.joined(separator: ", "))"
+        case .invalidAction(let detail): return "invalid action: \(detail)"
+        case .invalidResolution(let r): return "resolution \(r) is out of range; use 8 to 512 pixels"
+        case .notReset: return "step() before reset(): start an episode first"
+        case .bridge(let detail): return "environment bridge: \(detail)"
+        }
+    }
+}
+
+/// Checks an action has 4 finite components in [−1, 1].
+func validate(_ action: [Float]) throws {
+    guard action.count == 4 else {
+        throw EnvironmentError.invalidAction("expected 4 values (dx, dy, dz, grip), got \(action.count)")
+    }
+    for (i, value) in action.enumerated() where !value.isFinite || value < -1 || value > 1 {
+        throw EnvironmentError.invalidAction("component \(i) is \(value); every component must be in [-1, 1]")
+    }
+}

@@ -1,0 +1,89 @@
+import Media
+import SeededRandom
+
+/// The built-in tabletop suite: a gripper over a table and six tasks mirroring MetaWorld's
+/// families, simulated and rendered in pure Swift (no Python, no GL), deterministic for a seed.
+///
+/// Action: (dx, dy, dz, grip) in [−1, 1]; a full step moves the tip 2 cm, grip −1 closes and +1
+/// opens the fingers. Observation: an RGB frame from the chosen camera and (x, y, z, opening).
+/// An episode terminates on success and is truncated after ``maxSteps``.
+public final class TabletopEnvironment: Environment {
+    public let name = "builtin"
+    public let maxSteps: Int
+    public var tasks: [TaskInfo] { Self.registry.map { $0.info } }
+    public let cameras = ["corner", "corner2", "corner3", "topdown"]
+
+    /// Every task of the suite, in report order.
+    static let registry: [any TabletopTask.Type] = [
+        ButtonPress.self, DrawerOpen.self, Push.self, DoorOpen.self, PickPlace.self, PutInDrawer.self,
+    ]
+
+    private var task: (any TabletopTask)?
+    private var gripper = Gripper(position: .zero)
+    private var camera = Camera(eye: Vec3(1, 1, 1), target: .zero)
+    private var resolution = 64
+    private var steps = 0
+    private let renderer = Renderer()
+
+    public init(maxSteps: Int = 200) { self.maxSteps = maxSteps }
+
+    public func reset(task name: String, seed: UInt64, camera cameraName: String, resolution: Int) throws -> Observation {
+        guard let type = Self.registry.first(where: { $0.info.name == name }) else {
+            throw EnvironmentError.unknownTask(name, known: tasks.map(\.name))
+        }
+        guard let camera = Self.camera(cameraName) else { throw EnvironmentError.unknownCamera(cameraName, known: cameras) }
+        guard (8...512).contains(resolution) else { throw EnvironmentError.invalidResolution(resolution) }
+        var rng = SeededRNG(seed: seed)
+        let task = type.init(rng: &rng)
+        self.task = task
+        gripper = Gripper(position: task.gripperStart, opening: 1)
+        self.camera = camera
+        self.resolution = resolution
+        steps = 0
+        return observe()
+    }
+
+    public func step(_ action: [Float]) throws -> StepResult {
+        guard var task else { throw EnvironmentError.notReset }
+        try validate(action)
+        let previous = gripper
+        moveGripper(&gripper, action: action, solids: task.solids)
+        task.interact(gripper: &gripper, previous: previous)
+        self.task = task
+        steps += 1
+        let success = task.isSuccess
+        return StepResult(observation: observe(), success: success, terminated: success, truncated: !success && steps >= maxSteps)
+    }
+
+    public func expertAction() throws -> [Float] {
+        guard let task else { throw EnvironmentError.notReset }
+        return task.expertAction(gripper: gripper).map { min(max($0, -1), 1) }
+    }
+
+    public func close() {}
+
+    /// Whether the current episode's task is done (without stepping).
+    public var isSuccess: Bool { task?.isSuccess ?? false }
+
+    private func observe() -> Observation {
+        var scene: [Primitive] = [.box(tableTop)]
+        scene += task?.primitives ?? []
+        scene.append(shadow(x: gripper.position.x, y: gripper.position.y, radius: 0.03, height: gripper.position.z))
+        scene += gripper.primitives()
+        let frame = renderer.render(scene, camera: camera, resolution: resolution)
+        let p = gripper.position
+        return Observation(frame: frame, proprioception: [p.x, p.y, p.z, gripper.opening])
+    }
+
+    /// The viewpoints: two front corners, the back, and straight down.
+    static func camera(_ name: String) -> Camera? {
+        let target = Vec3(0, 0.13, 0.05)
+        switch name {
+        case "corner": return Camera(eye: Vec3(0.55, -0.38, 0.48), target: target, fieldOfViewDegrees: 52)
+        case "corner2": return Camera(eye: Vec3(-0.55, -0.38, 0.48), target: target, fieldOfViewDegrees: 52)
+        case "corner3": return Camera(eye: Vec3(0.0, -0.55, 0.38), target: Vec3(0, 0.14, 0.06), fieldOfViewDegrees: 55)
+        case "topdown": return Camera(eye: Vec3(0, 0.11, 0.95), target: Vec3(0, 0.11, 0), fieldOfViewDegrees: 50)
+        default: return nil
+        }
+    }
+}
