@@ -84,11 +84,47 @@ struct CollectCommand: ParsableCommand {
 /// How environments are made: the only place that knows their concrete types.
 struct EnvironmentOptions: ParsableArguments {
     @Option(help: "Steps before an episode is cut off (default: the environment's own).") var maxSteps: Int?
+    @Option(help: ArgumentHelp("Python with metaworld installed, for --env metaworld (default: .venv/bin/python of the repository).",
+                               valueName: "PATH"))
+    var python: String?
+    @Option(help: ArgumentHelp("The MetaWorld bridge server (default: bridge/metaworld_server.py of the repository).", valueName: "PATH"))
+    var bridgeScript: String?
+    @Option(help: ArgumentHelp("Use an environment server on TCP instead of starting one (a robot, a remote MetaWorld).",
+                               valueName: "HOST:PORT"))
+    var bridgeTcp: String?
 
     func make(_ kind: String) throws -> any Environment {
         switch kind {
-        case "builtin": return TabletopEnvironment(maxSteps: maxSteps ?? 200)
-        default: throw ValidationError("--env \(kind): use builtin or metaworld")
+        case "builtin":
+            return TabletopEnvironment(maxSteps: maxSteps ?? 200)
+        case "metaworld", "bridge":
+            if let bridgeTcp {
+                guard let colon = bridgeTcp.lastIndex(of: ":"), let port = Int(bridgeTcp[bridgeTcp.index(after: colon)...]) else {
+                    throw ValidationError("--bridge-tcp \(bridgeTcp): expected HOST:PORT")
+                }
+                return try BridgeEnvironment(host: String(bridgeTcp[..<colon]), port: port)
+            }
+            let root = RepositoryPaths.root
+            return try BridgeEnvironment.metaWorld(python: python ?? root + "/.venv/bin/python",
+                                                   script: bridgeScript ?? root + "/bridge/metaworld_server.py")
+        default:
+            throw ValidationError("--env \(kind): use builtin or metaworld")
         }
+    }
+}
+
+/// Finds the repository's files (bridge script, venv) from the working directory or the binary.
+enum RepositoryPaths {
+    static var root: String {
+        let fm = FileManager.default
+        let starts = [fm.currentDirectoryPath, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path]
+        for start in starts {
+            var directory = URL(fileURLWithPath: start).standardizedFileURL
+            for _ in 0..<8 {
+                if fm.fileExists(atPath: directory.appendingPathComponent("bridge/metaworld_server.py").path) { return directory.path }
+                directory.deleteLastPathComponent()
+            }
+        }
+        return fm.currentDirectoryPath
     }
 }

@@ -10,5 +10,5 @@ struct VideoAgent: AsyncParsableCommand {
             kafka://HOST:PORT[,HOST:PORT…] (Apache Kafka or a Kafka-protocol broker; librdkafka settings go in
             the query string or -X key=value).
             """,
-        subcommands: [CollectCommand.self, TopicsCommand.self, BusCommand.self])
+        subcommands: [CollectCommand.self, ShowCommand.self, ExportCommand.self, TopicsCommand.self, BusCommand.self])
 }
