@@ -79,6 +79,8 @@ let package = Package(
         .executableTarget(name: "bench-nn", dependencies: ["NN", "Tensor"], path: "bench/nn",
                           exclude: ["make_fixtures.py", "torch_unet.py"], swiftSettings: numeric),
 
+        .executableTarget(name: "bench-env", dependencies: ["Environments"], path: "bench/env", swiftSettings: numeric),
+
         // MARK: Tests
         .target(name: "BusTestKit", dependencies: ["Bus", "BusEmbedded", "BusKafka"], path: "Tests/BusTestKit",
                 swiftSettings: strict),

@@ -26,14 +26,21 @@ struct Camera {
 /// readable. Buffers are kept between frames.
 final class Renderer {
     private var width = 0, height = 0
-    private var color: [Vec3] = []
-    private var inverseDepth: [Float] = []
+    // Raw buffers: array accesses in the pixel loops paid for exclusivity checks and
+    // uniqueness tests on every pixel (more than half the frame time).
+    private var color = UnsafeMutablePointer<Vec3>.allocate(capacity: 1)
+    private var inverseDepth = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+    deinit {
+        color.deallocate()
+        inverseDepth.deallocate()
+    }
     private let light = normalize(Vec3(-0.35, -0.55, 1.0))
     private let fill = normalize(Vec3(0.6, 0.3, 0.4))
 
     /// Renders `primitives` seen by `camera` into a `resolution`×`resolution` image.
     func render(_ primitives: [Primitive], camera: Camera, resolution: Int) -> RGBImage {
-        let factor = max(2, 160 / resolution)  // about 160 internal pixels per side, at least 2×2 samples
+        let factor = max(2, 128 / resolution)  // about 128 internal pixels per side, at least 2×2 samples
         prepare(side: resolution * factor)
         for primitive in primitives { draw(primitive, camera) }
         return downsample(resolution: resolution, factor: factor)
@@ -41,18 +48,19 @@ final class Renderer {
 
     private func prepare(side: Int) {
         if width != side {
+            color.deallocate()
+            inverseDepth.deallocate()
             width = side
             height = side
-            color = Array(repeating: .zero, count: side * side)
-            inverseDepth = Array(repeating: 0, count: side * side)
+            color = .allocate(capacity: side * side)
+            inverseDepth = .allocate(capacity: side * side)
         }
         // Background: a wall that darkens towards the top.
         for y in 0..<height {
             let t = Float(y) / Float(height)
-            let wall = Vec3(0.60, 0.66, 0.72) * (0.75 + 0.25 * t)
-            for x in 0..<width { color[y * width + x] = wall }
+            (color + y * width).initialize(repeating: Vec3(0.60, 0.66, 0.72) * (0.75 + 0.25 * t), count: width)
         }
-        for i in inverseDepth.indices { inverseDepth[i] = 0 }
+        inverseDepth.initialize(repeating: 0, count: width * height)
     }
 
     private func shade(_ base: Vec3, normal: Vec3) -> Vec3 {
@@ -69,6 +77,8 @@ final class Renderer {
             let faces: [(Vec3, Vec3, Vec3)] = [(ax, ay, az), (-ax, -ay, az), (ay, -ax, az), (-ay, ax, az), (az, ax, ay), (-az, -ax, ay)]
             for (n, u, v) in faces {
                 let center = box.center + n
+                // Faces turned away from the camera are hidden by the others: skip them.
+                if dot(n, center - camera.eye) >= 0 { continue }
                 let normal = normalize(n)
                 let shaded = shade(box.color, normal: normal)
                 quad(center - u - v, center + u - v, center + u + v, center - u + v, shaded, camera)
@@ -84,7 +94,9 @@ final class Renderer {
                 let mid = (previous + point) * 0.5 - Vec3(cylinder.center.x, cylinder.center.y, 0)
                 let normal = normalize(Vec3(mid.x, mid.y, 0))
                 let a = Vec3(previous.x, previous.y, bottom), b = Vec3(point.x, point.y, bottom)
-                quad(a, b, Vec3(point.x, point.y, top), Vec3(previous.x, previous.y, top), shade(cylinder.color, normal: normal), camera)
+                if dot(normal, a - camera.eye) < 0 {
+                    quad(a, b, Vec3(point.x, point.y, top), Vec3(previous.x, previous.y, top), shade(cylinder.color, normal: normal), camera)
+                }
                 triangle(Vec3(cylinder.center.x, cylinder.center.y, top), Vec3(previous.x, previous.y, top),
                          Vec3(point.x, point.y, top), topShade, camera)
                 previous = point
@@ -132,21 +144,25 @@ final class Renderer {
         let minY = max(0, Int(floorf(min(p0.y, p1.y, p2.y)))), maxY = min(height - 1, Int(ceilf(max(p0.y, p1.y, p2.y))))
         guard minX <= maxX && minY <= maxY else { return }
         let inverseArea = 1 / area
+        // Edge functions are affine in x: step them along each row instead of recomputing.
+        let (e0dx, e1dx) = ((p1.y - p2.y) * inverseArea, (p2.y - p0.y) * inverseArea)
         for y in minY...maxY {
             let py = Float(y) + 0.5
+            let px0 = Float(minX) + 0.5
+            var w0 = ((p1.x - px0) * (p2.y - py) - (p1.y - py) * (p2.x - px0)) * inverseArea
+            var w1 = ((p2.x - px0) * (p0.y - py) - (p2.y - py) * (p0.x - px0)) * inverseArea
+            let (depthRow, colorRow) = (inverseDepth + y * width, color + y * width)
             for x in minX...maxX {
-                let px = Float(x) + 0.5
-                // Barycentric weights from edge functions; inside when all share the area's sign.
-                let w0 = ((p1.x - px) * (p2.y - py) - (p1.y - py) * (p2.x - px)) * inverseArea
-                let w1 = ((p2.x - px) * (p0.y - py) - (p2.y - py) * (p0.x - px)) * inverseArea
                 let w2 = 1 - w0 - w1
-                guard w0 >= 0, w1 >= 0, w2 >= 0 else { continue }
-                let depth = w0 * p0.z + w1 * p1.z + w2 * p2.z  // 1/z is affine in screen space
-                let i = y * width + x
-                if depth > inverseDepth[i] {
-                    inverseDepth[i] = depth
-                    color[i] = shade
+                if w0 >= 0 && w1 >= 0 && w2 >= 0 {
+                    let depth = w0 * p0.z + w1 * p1.z + w2 * p2.z  // 1/z is affine in screen space
+                    if depth > depthRow[x] {
+                        depthRow[x] = depth
+                        colorRow[x] = shade
+                    }
                 }
+                w0 += e0dx
+                w1 += e1dx
             }
         }
     }
@@ -154,23 +170,31 @@ final class Renderer {
     private func downsample(resolution: Int, factor: Int) -> RGBImage {
         var pixels = [UInt8](repeating: 0, count: resolution * resolution * 3)
         let scale = 1 / Float(factor * factor)
-        for oy in 0..<resolution {
-            for ox in 0..<resolution {
-                var sum = Vec3.zero
-                for dy in 0..<factor {
-                    let row = (oy * factor + dy) * width + ox * factor
-                    for dx in 0..<factor { sum += color[row + dx] }
+        let levels = Float(Self.gamma.count - 1)
+        let (color, width) = (self.color, self.width)
+        Self.gamma.withUnsafeBufferPointer { gamma in
+            pixels.withUnsafeMutableBufferPointer { pixels in
+                for oy in 0..<resolution {
+                    for ox in 0..<resolution {
+                        var sum = Vec3.zero
+                        for dy in 0..<factor {
+                            let row = color + (oy * factor + dy) * width + ox * factor
+                            for dx in 0..<factor { sum += row[dx] }
+                        }
+                        let c = (sum * scale).clamped(lowerBound: .zero, upperBound: .one) * levels
+                        let o = (oy * resolution + ox) * 3
+                        pixels[o] = gamma[Int(c.x + 0.5)]
+                        pixels[o + 1] = gamma[Int(c.y + 0.5)]
+                        pixels[o + 2] = gamma[Int(c.z + 0.5)]
+                    }
                 }
-                // A display gamma makes the flat shading read like a photograph.
-                let c = (sum * scale).clamped(lowerBound: .zero, upperBound: .one)
-                let o = (oy * resolution + ox) * 3
-                pixels[o] = UInt8(powf(c.x, 1 / 1.6) * 255 + 0.5)
-                pixels[o + 1] = UInt8(powf(c.y, 1 / 1.6) * 255 + 0.5)
-                pixels[o + 2] = UInt8(powf(c.z, 1 / 1.6) * 255 + 0.5)
             }
         }
         return RGBImage(width: resolution, height: resolution, pixels: pixels)
     }
+
+    /// A display gamma (1/1.6) makes the flat shading read like a photograph; tabulated.
+    private static let gamma: [UInt8] = (0...4095).map { UInt8(powf(Float($0) / 4095, 1 / 1.6) * 255 + 0.5) }
 }
 
 @inline(__always) func dot(_ a: Vec3, _ b: Vec3) -> Float { (a * b).sum() }
