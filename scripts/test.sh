@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up what is missing (scripts/setup.sh), starts a real Kafka-protocol broker (Tansu) on
-# loopback, and runs every test: the embedded bus, librdkafka's mock cluster and the real broker.
+# loopback, and runs every test: the embedded bus, librdkafka's mock cluster and the real broker,
+# the built-in environments and the MetaWorld bridge (MetaWorld and OSMesa are installed for it).
 # Extra arguments go to `swift test` (e.g. --filter BusTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+VIDEOAGENT_WITH_METAWORLD=1 ./scripts/setup.sh
 
 venv=$PWD/.venv
 # Debian's librdkafka 2.0.2 cannot read Tansu's ApiVersions reply; the 2.x build from the
