@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "SeededRandom", swiftSettings: strict),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "SeededRandom"], swiftSettings: numeric),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: numeric),
+        .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset", "Environments"],
+                swiftSettings: numeric),
 
         // MARK: Frames and environments
         .target(name: "Media", dependencies: ["CPNG"], swiftSettings: numeric),
@@ -68,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "VideoAgentCLI",
             dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Media",
-                           argumentParser, logging],
+                           "VideoDiffusion", "NN", "Tensor", argumentParser, logging],
             swiftSettings: strict),
 
         // MARK: Benchmarks (not tests): `swift run -c release bench-bus`
@@ -80,6 +82,9 @@ let package = Package(
                           exclude: ["make_fixtures.py", "torch_unet.py"], swiftSettings: numeric),
 
         .executableTarget(name: "bench-env", dependencies: ["Environments"], path: "bench/env", swiftSettings: numeric),
+
+        .executableTarget(name: "bench-video", dependencies: ["VideoDiffusion", "NN", "Tensor"], path: "bench/video",
+                          swiftSettings: numeric),
 
         // MARK: Tests
         .target(name: "BusTestKit", dependencies: ["Bus", "BusEmbedded", "BusKafka"], path: "Tests/BusTestKit",

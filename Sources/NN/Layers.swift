@@ -104,3 +104,41 @@ public final class Embedding: Module {
 
     public func callAsFunction(_ indices: [Int]) -> Tensor { Tensor.embedding(weight, indices: indices) }
 }
+
+/// Group normalisation of a video (B, F, C, …) with statistics over all frames, as a 3-D
+/// GroupNorm over (C, F, H, W) would compute them; learned per-channel scale and shift.
+public final class VideoGroupNorm: UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let groups: Int
+
+    public init(groups: Int, channels: Int) {
+        precondition(channels % groups == 0, "VideoGroupNorm: \(channels) channels do not split into \(groups) groups")
+        weight = Initializer.ones([channels])
+        bias = Initializer.zeros([channels])
+        self.groups = groups
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        Tensor.videoGroupNorm(x, groups: groups, weight: weight, bias: bias)
+    }
+}
+
+/// A factorised (2+1)-D convolution of a video (B, F, C, H, W): a k×k convolution of every frame,
+/// then a convolution along the frames (started as the identity, so a new temporal path
+/// changes nothing until it learns to).
+public final class Conv2Plus1D: UnaryLayer {
+    public let spatial: Conv2d
+    public let temporal: TemporalConv
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, temporalKernel: Int = 3, rng: inout SeededRNG) {
+        spatial = Conv2d(inChannels, outChannels, kernel: kernel, rng: &rng)
+        temporal = TemporalConv(outChannels, outChannels, kernel: temporalKernel, identity: true, rng: &rng)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let (b, f) = (x.shape[0], x.shape[1])
+        let frames = spatial(x.reshaped([b * f] + Array(x.shape[2...])))  // (B·F, Co, H, W)
+        return temporal(frames.reshaped([b, f] + Array(frames.shape[1...])))  // (B, F, Co, H, W)
+    }
+}

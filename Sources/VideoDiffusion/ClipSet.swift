@@ -1,0 +1,111 @@
+import Dataset
+import Foundation
+import Media
+import Tensor
+
+/// Training and evaluation clips cut from collected episodes, AVDC-style: a random start frame,
+/// then `futureFrames` frames evenly spaced from it to the episode's last frame, so a plan always
+/// runs from the current state to the task's completion.
+public final class ClipSet {
+    public struct Episode {
+        public let task: String
+        public let camera: String
+        public let seed: UInt64
+        /// Frames as planar floats in [−1, 1], (3, H, W) each.
+        public let frames: [[Float]]
+    }
+
+    public let episodes: [Episode]
+    public let resolution: Int
+    public let futureFrames: Int
+
+    /// Loads every successful episode of a dataset, resized to `resolution`.
+    public init(directory: String, resolution: Int, futureFrames: Int, tasks: Set<String>? = nil,
+                progress: ((Int, Int) -> Void)? = nil) throws {
+        let reader = try DatasetReader(directory: directory)
+        let all = try reader.episodes().filter { $0.record.success && (tasks?.contains($0.record.task) ?? true) }
+        guard !all.isEmpty else { throw VideoModelError("\(directory) has no successful episodes to learn from") }
+        var loaded: [Episode] = []
+        for (i, (folder, record)) in all.enumerated() {
+            let frames = try reader.frames(in: folder, count: record.frameCount).map {
+                $0.resized(width: resolution, height: resolution).planarFloats().map { $0 * 2 - 1 }
+            }
+            loaded.append(Episode(task: record.instruction, camera: record.camera, seed: record.seed, frames: frames))
+            progress?(i + 1, all.count)
+        }
+        episodes = loaded
+        self.resolution = resolution
+        self.futureFrames = futureFrames
+    }
+
+    public var taskSentences: [String] { Array(Set(episodes.map(\.task))).sorted() }
+
+    /// Frame indices of a clip starting at `start` in an episode of `length` frames.
+    public func clipIndices(start: Int, length: Int) -> [Int] {
+        let last = length - 1
+        return (0...futureFrames).map { i in start + Int((Double(last - start) * Double(i) / Double(futureFrames)).rounded()) }
+    }
+
+    public struct Batch {
+        /// (B, 3, H, W)
+        public let observation: Tensor
+        /// (B, F, 3, H, W)
+        public let future: Tensor
+        public let tasks: [String]
+        /// Which clip each row is (episode, start), to find its pooled plans.
+        public let keys: [ClipKey]
+    }
+
+    public struct ClipKey: Hashable, Sendable {
+        public let episode: Int
+        public let start: Int
+    }
+
+    /// A batch of clips. Augmentation shifts all frames of a clip by the same 0–`shift` pixels
+    /// (edges repeated), which the fixed cameras of the data otherwise never show.
+    public func batch(_ keys: [ClipKey], shift: Int = 0, rng: inout SeededRNG) -> Batch {
+        let r = resolution, plane = 3 * r * r
+        var observation = [Float](), future = [Float]()
+        observation.reserveCapacity(keys.count * plane)
+        future.reserveCapacity(keys.count * futureFrames * plane)
+        for key in keys {
+            let episode = episodes[key.episode]
+            let indices = clipIndices(start: key.start, length: episode.frames.count)
+            let dx = shift > 0 ? Int(rng.next() % UInt64(2 * shift + 1)) - shift : 0
+            let dy = shift > 0 ? Int(rng.next() % UInt64(2 * shift + 1)) - shift : 0
+            observation += Self.shifted(episode.frames[indices[0]], r, dx, dy)
+            for i in indices.dropFirst() { future += Self.shifted(episode.frames[i], r, dx, dy) }
+        }
+        return Batch(observation: Tensor(shape: [keys.count, 3, r, r], values: observation),
+                     future: Tensor(shape: [keys.count, futureFrames, 3, r, r], values: future),
+                     tasks: keys.map { episodes[$0.episode].task }, keys: keys)
+    }
+
+    /// Random clips: a random episode, a random start before its last frame.
+    public func randomKeys(_ count: Int, rng: inout SeededRNG) -> [ClipKey] {
+        (0..<count).map { _ in
+            let e = Int(rng.next() % UInt64(episodes.count))
+            let length = episodes[e].frames.count
+            return ClipKey(episode: e, start: Int(rng.next() % UInt64(max(1, length - 1))))
+        }
+    }
+
+    /// Evaluation clips: from the first frame of each episode (the situation a planner meets).
+    public func evaluationKeys(limit: Int) -> [ClipKey] {
+        Array(episodes.indices.prefix(limit).map { ClipKey(episode: $0, start: 0) })
+    }
+
+    private static func shifted(_ frame: [Float], _ r: Int, _ dx: Int, _ dy: Int) -> [Float] {
+        guard dx != 0 || dy != 0 else { return frame }
+        var out = [Float](repeating: 0, count: frame.count)
+        for c in 0..<3 {
+            for y in 0..<r {
+                let sy = min(max(y - dy, 0), r - 1)
+                for x in 0..<r {
+                    out[(c * r + y) * r + x] = frame[(c * r + sy) * r + min(max(x - dx, 0), r - 1)]
+                }
+            }
+        }
+        return out
+    }
+}

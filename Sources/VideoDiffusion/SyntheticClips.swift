@@ -1,0 +1,20 @@
+import Dataset
+import Environments
+import Foundation
+
+/// Clips from freshly played built-in expert episodes, written to a temporary dataset: for
+/// benchmarks and tests that need real frames without a collected dataset on disk.
+public enum SyntheticClips {
+    public static func make(config: VideoModelConfig, episodes: Int, tasks: [String] = ["button-press", "drawer-open"]) throws -> ClipSet {
+        let directory = NSTemporaryDirectory() + "videoagent-clips-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let collector = Collector(environment: TabletopEnvironment(), directory: directory, resolution: config.resolution)
+        for task in tasks {
+            for seed in 0..<UInt64(episodes) {
+                let (record, frames) = try collector.play(task: task, camera: "corner", seed: seed)
+                try collector.write(record, frames: frames)
+            }
+        }
+        return try ClipSet(directory: directory, resolution: config.resolution, futureFrames: config.futureFrames)
+    }
+}
