@@ -93,6 +93,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], swiftSettings: strict),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "SeededRandom"],
                     swiftSettings: strict),
+        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "NN", "Tensor"], swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

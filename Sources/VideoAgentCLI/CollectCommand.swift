@@ -31,6 +31,7 @@ struct CollectCommand: ParsableCommand {
     }
 
     func run() throws {
+        Console.lineBuffered()
         let environment = try environmentOptions.make(env)
         defer { environment.close() }
         let taskList = try choose(tasks, from: environment.tasks.map(\.name), what: "task")

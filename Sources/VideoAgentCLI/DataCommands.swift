@@ -18,6 +18,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
+        Console.lineBuffered()
         let count = try LeRobotExporter(source: DatasetReader(directory: data), destination: out).export(includeFailures: includeFailures)
         print("exported \(count) episode(s) to \(out) (LeRobotDataset layout, JSON-lines tables, PNG frames)")
     }
@@ -37,6 +38,7 @@ struct ShowCommand: ParsableCommand {
     @Option(help: "The PNG to write.") var out: String
 
     func run() throws {
+        Console.lineBuffered()
         let reader = try DatasetReader(directory: data)
         let chosen = try reader.episodes().filter { (task == nil || $0.record.task == task) && (camera == nil || $0.record.camera == camera) }
         guard !chosen.isEmpty else { throw ValidationError("no episodes in \(data) match --task/--camera") }

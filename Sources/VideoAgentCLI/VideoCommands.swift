@@ -17,6 +17,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dataset from videoagent collect (not needed with --resume).") var data: String?
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue the run in --out.") var resume = false
+    @Option(help: ArgumentHelp("Start from another run's checkpoint (its weights, optimiser and step) with this command's λ and refinement settings: the ablation's shared base.", valueName: "DIR"))
+    var forkFrom: String?
     @Option(help: "Size preset: standard (32 px, widths 32,64,128) or micro (16 px, for tests).") var preset: String = "standard"
     @Option(help: "Total optimiser steps.") var steps: Int = 3000
     @Option(help: "Clips per step.") var batch: Int = 8
@@ -32,14 +34,26 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard resume || data != nil else { throw ValidationError("give --data DIR (a dataset from videoagent collect), or --resume") }
+        guard !(resume && forkFrom != nil) else { throw ValidationError("give only one of --resume and --fork-from") }
         guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
         guard steps >= 1, batch >= 2 else { throw ValidationError("--steps must be ≥ 1 and --batch ≥ 2") }
         guard consistency >= 0 else { throw ValidationError("--lambda must be ≥ 0") }
     }
 
     func run() throws {
+        Console.lineBuffered()
         let trainer: VideoTrainer
-        if resume {
+        if let forkFrom {
+            trainer = try VideoTrainer.resume(from: forkFrom) { options in
+                options.consistencyWeight = consistency
+                if let refineStart { options.refineStart = refineStart }
+                if let refineEvery { options.refineEvery = refineEvery }
+                options.poolSize = poolSize
+                options.poolSamplingSteps = poolSteps
+            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            print("forked from \(forkFrom) at step \(trainer.step) with λ = \(consistency)")
+        } else if resume {
             trainer = try VideoTrainer.resume(from: out)
             print("resuming at step \(trainer.step) from \(out)/checkpoint.safetensors")
         } else {
@@ -132,6 +146,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
 
     func run() throws {
+        Console.lineBuffered()
         let (model, sampler) = try sampling.load()
         let taskIndex = try SamplingOptions.taskIndex(task, model)
         let image = try PNG.read(frame)
@@ -164,6 +179,7 @@ struct RefineCommand: ParsableCommand {
     func validate() throws { guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") } }
 
     func run() throws {
+        Console.lineBuffered()
         let (model, sampler) = try sampling.load()
         let taskIndex = try SamplingOptions.taskIndex(task, model)
         let names = try FileManager.default.contentsOfDirectory(atPath: frames).filter { $0.lowercased().hasSuffix(".png") }.sorted()
@@ -203,6 +219,7 @@ struct QualityCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
 
     func run() throws {
+        Console.lineBuffered()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var reports: [PlanQualityReport] = []
         for (label, path) in [("lambda>0", checkpoint)] + (ablation.map { [("ablation", $0)] } ?? []) {

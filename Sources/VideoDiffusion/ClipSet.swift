@@ -6,8 +6,8 @@ import Tensor
 /// Training and evaluation clips cut from collected episodes, AVDC-style: a random start frame,
 /// then `futureFrames` frames evenly spaced from it to the episode's last frame, so a plan always
 /// runs from the current state to the task's completion.
-public final class ClipSet {
-    public struct Episode {
+public final class ClipSet: Sendable {
+    public struct Episode: Sendable {
         public let task: String
         public let camera: String
         public let seed: UInt64

@@ -185,14 +185,16 @@ public final class VideoTrainer {
         try VideoCheckpoint.save(averagedModel(), step: step, to: directory + "/model.safetensors")
     }
 
-    /// Continues a run from `directory/checkpoint.safetensors`.
-    public static func resume(from directory: String) throws -> VideoTrainer {
+    /// Continues a run from `directory/checkpoint.safetensors`; `adjust` may change the training
+    /// options (e.g. fork a base model into runs with and without the consistency term).
+    public static func resume(from directory: String, adjust: ((inout TrainingOptions) -> Void)? = nil) throws -> VideoTrainer {
         let (tensors, metadata) = try Safetensors.read(directory + "/checkpoint.safetensors")
         let decoder = JSONDecoder()
         guard let configText = metadata["config"], let optionsText = metadata["options"], let step = metadata["step"].flatMap({ Int($0) })
         else { throw VideoModelError("\(directory)/checkpoint.safetensors is not a training checkpoint (no config, options or step)") }
         let config = try decoder.decode(VideoModelConfig.self, from: Data(configText.utf8))
-        let options = try decoder.decode(TrainingOptions.self, from: Data(optionsText.utf8))
+        var options = try decoder.decode(TrainingOptions.self, from: Data(optionsText.utf8))
+        adjust?(&options)
         let trainer = try VideoTrainer(config: config, options: options)
         func strip(_ prefix: String) -> [String: Tensor] {
             Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })

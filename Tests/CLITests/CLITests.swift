@@ -127,3 +127,44 @@ struct CLITests {
         #expect(values.stdout.contains("2 value(s) checked"))
     }
 }
+
+/// The model commands end to end on a micro configuration: collect, train, generate, refine,
+/// measure — what an operator runs, in miniature.
+@Suite("videoagent model commands", .timeLimit(.minutes(5)))
+struct ModelCommandTests {
+    @Test("collect → train (micro) → generate → refine → quality")
+    func pipeline() async throws {
+        let root = temporaryDirectory("pipeline")
+        let collect = try await CLIProcess.run(["collect", "--tasks", "button-press,drawer-open", "--cameras", "corner",
+                                                "--episodes", "3", "--resolution", "16", "--out", root + "/data"])
+        #expect(collect.status == 0, "\(collect.stderr)")
+        #expect(collect.stdout.contains("expert success 3/3"))
+        let train = try await CLIProcess.run(["train", "--data", root + "/data", "--out", root + "/run", "--preset", "micro",
+                                              "--steps", "24", "--batch", "4", "--refine-start", "12", "--refine-every", "6",
+                                              "--pool-size", "4", "--pool-steps", "2", "--log-every", "6", "--checkpoint-every", "12"])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stdout.contains("step 24/24"))
+        let csv = try String(contentsOfFile: root + "/run/loss.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 5)  // header and 4 progress rows
+        let frame = root + "/data/episodes/drawer-open/corner/seed-0/frame_000.png"
+        let generate = try await CLIProcess.run(["generate", "--checkpoint", root + "/run/model.safetensors", "--frame", frame,
+                                                 "--task", "open the drawer", "--steps", "3", "--out", root + "/plan"])
+        #expect(generate.status == 0, "\(generate.stderr)")
+        #expect(FileManager.default.fileExists(atPath: root + "/plan/frame_007.png"))
+        let refine = try await CLIProcess.run(["refine", "--checkpoint", root + "/run/model.safetensors", "--frames", root + "/plan",
+                                               "--task", "open the drawer", "--iterations", "2", "--steps", "3", "--out", root + "/refined"])
+        #expect(refine.status == 0, "\(refine.stderr)")
+        #expect(FileManager.default.fileExists(atPath: root + "/refined/iteration-2/frame_007.png"))
+        let quality = try await CLIProcess.run(["quality", "--checkpoint", root + "/run/model.safetensors", "--data", root + "/data",
+                                                "--iterations", "1", "--clips", "2", "--steps", "2", "--out", root + "/quality"])
+        #expect(quality.status == 0, "\(quality.stderr)")
+        #expect(FileManager.default.fileExists(atPath: root + "/quality/quality.png"))
+        let unknown = try await CLIProcess.run(["generate", "--checkpoint", root + "/run/model.safetensors", "--frame", frame,
+                                                "--task", "juggle", "--out", root + "/x"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("open the drawer"))
+        // Resume continues from the saved step.
+        let resumed = try await CLIProcess.run(["train", "--out", root + "/run", "--resume", "--steps", "30", "--log-every", "6"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resuming at step 24") && resumed.stdout.contains("step 30/30"))
+    }
+}
