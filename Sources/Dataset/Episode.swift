@@ -50,36 +50,21 @@ public struct CollectionSummary: Codable, Sendable {
         public var isHard: Bool
         public var attempted: Int
         public var succeeded: Int
-        public var successRate: Double { attempted == 0 ? 0 : Double(succeeded) / Double(attempted) }
+        public var successRate: Double
         public var meanSteps: Double
 
-        enum CodingKeys: String, CodingKey { case task, camera, isHard = "is_hard", attempted, succeeded, successRate = "success_rate", meanSteps = "mean_steps" }
+        enum CodingKeys: String, CodingKey {
+            case task, camera, isHard = "is_hard", attempted, succeeded, successRate = "success_rate", meanSteps = "mean_steps"
+        }
+
         public init(task: String, camera: String, isHard: Bool, attempted: Int, succeeded: Int, meanSteps: Double) {
             self.task = task
             self.camera = camera
             self.isHard = isHard
             self.attempted = attempted
             self.succeeded = succeeded
+            successRate = attempted == 0 ? 0 : Double(succeeded) / Double(attempted)
             self.meanSteps = meanSteps
-        }
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            task = try c.decode(String.self, forKey: .task)
-            camera = try c.decode(String.self, forKey: .camera)
-            isHard = try c.decode(Bool.self, forKey: .isHard)
-            attempted = try c.decode(Int.self, forKey: .attempted)
-            succeeded = try c.decode(Int.self, forKey: .succeeded)
-            meanSteps = try c.decode(Double.self, forKey: .meanSteps)
-        }
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(task, forKey: .task)
-            try c.encode(camera, forKey: .camera)
-            try c.encode(isHard, forKey: .isHard)
-            try c.encode(attempted, forKey: .attempted)
-            try c.encode(succeeded, forKey: .succeeded)
-            try c.encode(successRate, forKey: .successRate)
-            try c.encode(meanSteps, forKey: .meanSteps)
         }
     }
 
@@ -89,15 +74,13 @@ public struct CollectionSummary: Codable, Sendable {
     public var episodesPerCell: Int
     public var keptFailures: Bool
     public var cells: [Cell]
-    public var overallSuccessRate: Double {
-        let a = cells.reduce(0) { $0 + $1.attempted }
-        return a == 0 ? 0 : Double(cells.reduce(0) { $0 + $1.succeeded }) / Double(a)
-    }
+    public var overallSuccessRate: Double
 
     enum CodingKeys: String, CodingKey {
         case environment, resolution, seedStart = "seed_start", episodesPerCell = "episodes_per_cell"
         case keptFailures = "kept_failures", cells, overallSuccessRate = "overall_success_rate"
     }
+
     public init(environment: String, resolution: Int, seedStart: UInt64, episodesPerCell: Int, keptFailures: Bool, cells: [Cell]) {
         self.environment = environment
         self.resolution = resolution
@@ -105,24 +88,7 @@ public struct CollectionSummary: Codable, Sendable {
         self.episodesPerCell = episodesPerCell
         self.keptFailures = keptFailures
         self.cells = cells
-    }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        environment = try c.decode(String.self, forKey: .environment)
-        resolution = try c.decode(Int.self, forKey: .resolution)
-        seedStart = try c.decode(UInt64.self, forKey: .seedStart)
-        episodesPerCell = try c.decode(Int.self, forKey: .episodesPerCell)
-        keptFailures = try c.decode(Bool.self, forKey: .keptFailures)
-        cells = try c.decode([Cell].self, forKey: .cells)
-    }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(environment, forKey: .environment)
-        try c.encode(resolution, forKey: .resolution)
-        try c.encode(seedStart, forKey: .seedStart)
-        try c.encode(episodesPerCell, forKey: .episodesPerCell)
-        try c.encode(keptFailures, forKey: .keptFailures)
-        try c.encode(cells, forKey: .cells)
-        try c.encode(overallSuccessRate, forKey: .overallSuccessRate)
+        let attempted = cells.reduce(0) { $0 + $1.attempted }
+        overallSuccessRate = attempted == 0 ? 0 : Double(cells.reduce(0) { $0 + $1.succeeded }) / Double(attempted)
     }
 }

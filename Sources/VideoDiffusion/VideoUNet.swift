@@ -117,7 +117,7 @@ public final class VideoUNet: Module {
         let observed = observation.reshaped([b, 1, 3, h, w]).expand(to: [b, f, 3, h, w])
         let condition = selfCondition ?? Tensor.zeros([b, f, 3, h, w])
         var x = Tensor.concat([noisy, observed, condition], axis: 2)  // (B, F, 9, H, W)
-        let time = Self.sinusoidal(timesteps.map(Float.init), dimension: config.timeDimension)
+        let time = sinusoidalEmbedding(timesteps.map(Float.init), dimension: config.timeDimension)
         let e = (timeEmbed2(timeEmbed1(time).silu()) + taskEmbedding(tasks) + feedbackEmbedding(feedback)).silu()  // (B, D)
         x = convIn(x)
         var skips: [Tensor] = []
@@ -135,18 +135,5 @@ public final class VideoUNet: Module {
         x = normOut(x).silu()
         let out = convOut(x.reshaped([b * f] + Array(x.shape[2...])))  // (B·F, 3, H, W)
         return out.reshaped([b, f, 3, h, w])
-    }
-
-    /// [sin(t·f_i), cos(t·f_i)], f_i = 10000^(−i/(D/2)).
-    static func sinusoidal(_ timesteps: [Float], dimension: Int) -> Tensor {
-        let half = dimension / 2
-        var values: [Float] = []
-        values.reserveCapacity(timesteps.count * dimension)
-        let frequencies = (0..<half).map { exp(-log(10000) * Double($0) / Double(half)) }
-        for t in timesteps {
-            values += frequencies.map { Float(sin(Double(t) * $0)) }
-            values += frequencies.map { Float(cos(Double(t) * $0)) }
-        }
-        return Tensor(shape: [timesteps.count, dimension], values: values)
     }
 }

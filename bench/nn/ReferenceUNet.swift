@@ -73,7 +73,7 @@ final class ReferenceUNet: Module {
 
     /// x (B, 27, H, W), timesteps (B) → (B, 24, H, W).
     func callAsFunction(_ x: Tensor, timesteps: [Float]) -> Tensor {
-        let t = timeEmbed2(timeEmbed1(Self.sinusoidal(timesteps, dim: timeDim)).silu())  // (B, 256)
+        let t = timeEmbed2(timeEmbed1(sinusoidalEmbedding(timesteps, dimension: timeDim)).silu())  // (B, 256)
         var h = convIn(x)
         var skips: [Tensor] = []
         for (i, level) in down.enumerated() {
@@ -89,19 +89,4 @@ final class ReferenceUNet: Module {
         }
         return convOut(h.silu())
     }
-
-    /// [sin(t·f_i), cos(t·f_i)], f_i = 10000^(−i/(dim/2)).
-    static func sinusoidal(_ timesteps: [Float], dim: Int) -> Tensor {
-        let half = dim / 2
-        var values: [Float] = []
-        values.reserveCapacity(timesteps.count * dim)
-        for t in timesteps {
-            let frequencies = (0..<half).map { Foundation.exp(-Foundation.log(10000) * Double($0) / Double(half)) }
-            values += frequencies.map { Float(Foundation.sin(Double(t) * $0)) }
-            values += frequencies.map { Float(Foundation.cos(Double(t) * $0)) }
-        }
-        return Tensor(shape: [timesteps.count, dim], values: values)
-    }
 }
-
-import Foundation
