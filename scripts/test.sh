@@ -26,5 +26,6 @@ done
 echo "[test] Tansu broker on 127.0.0.1:$port (log: $logdir/tansu.log)" >&2
 export VIDEOAGENT_TEST_KAFKA="127.0.0.1:$port"
 
-swift build --build-tests
+# The import check keeps undeclared dependencies between modules out (DESIGN.md §7).
+swift build --build-tests --explicit-target-dependency-import-check error
 swift test --skip-build "$@"
