@@ -75,10 +75,14 @@ public struct CollectionSummary: Codable, Sendable {
     public var keptFailures: Bool
     public var cells: [Cell]
     public var overallSuccessRate: Double
+    /// The same over the hard subset and over the rest, reported separately.
+    public var hardSuccessRate: Double
+    public var easySuccessRate: Double
 
     enum CodingKeys: String, CodingKey {
         case environment, resolution, seedStart = "seed_start", episodesPerCell = "episodes_per_cell"
         case keptFailures = "kept_failures", cells, overallSuccessRate = "overall_success_rate"
+        case hardSuccessRate = "hard_success_rate", easySuccessRate = "easy_success_rate"
     }
 
     public init(environment: String, resolution: Int, seedStart: UInt64, episodesPerCell: Int, keptFailures: Bool, cells: [Cell]) {
@@ -88,7 +92,12 @@ public struct CollectionSummary: Codable, Sendable {
         self.episodesPerCell = episodesPerCell
         self.keptFailures = keptFailures
         self.cells = cells
-        let attempted = cells.reduce(0) { $0 + $1.attempted }
-        overallSuccessRate = attempted == 0 ? 0 : Double(cells.reduce(0) { $0 + $1.succeeded }) / Double(attempted)
+        func rate(_ chosen: [Cell]) -> Double {
+            let attempted = chosen.reduce(0) { $0 + $1.attempted }
+            return attempted == 0 ? 0 : Double(chosen.reduce(0) { $0 + $1.succeeded }) / Double(attempted)
+        }
+        overallSuccessRate = rate(cells)
+        hardSuccessRate = rate(cells.filter(\.isHard))
+        easySuccessRate = rate(cells.filter { !$0.isHard })
     }
 }

@@ -69,7 +69,8 @@ struct CollectCommand: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: out + "/summary.json"))
         try PNG.write(ContactSheet.make(rows: sheetRows, cell: 64), to: out + "/contact_sheet.png")
-        print(String(format: "overall expert success %.1f%%; wrote %@/summary.json and contact_sheet.png", 100 * summary.overallSuccessRate, out))
+        print(String(format: "overall expert success %.1f%% (hard tasks %.1f%%, others %.1f%%); wrote %@/summary.json and contact_sheet.png",
+                     100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
     }
 
     private func choose(_ list: String, from known: [String], what: String) throws -> [String] {
