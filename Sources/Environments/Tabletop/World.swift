@@ -77,7 +77,7 @@ struct GraspableBlock {
 }
 
 /// Moves the gripper by an action, axis by axis, refusing moves into solid fixtures.
-func moveGripper(_ gripper: inout Gripper, action: [Float], solids: [Box], blocked: ((Vec3) -> Bool)? = nil) {
+func moveGripper(_ gripper: inout Gripper, action: [Float], solids: [Box]) {
     let target = Gripper.speed * Vec3(action[0], action[1], action[2])
     func overlapping(_ p: Vec3) -> [Box] {
         solids.filter { $0.overlaps(x: p.x, y: p.y, z0: p.z, z1: p.z + Gripper.height, radius: Gripper.radius) }
@@ -88,7 +88,7 @@ func moveGripper(_ gripper: inout Gripper, action: [Float], solids: [Box], block
         var proposal = gripper.position
         proposal[axis] = min(max(proposal[axis] + target[axis], Gripper.workspaceMin[axis]), Gripper.workspaceMax[axis])
         let hits = trapped ? [] : overlapping(proposal)
-        if hits.isEmpty && !(blocked?(proposal) ?? false) {
+        if hits.isEmpty {
             gripper.position = proposal
         } else if axis == 2 && target.z < 0 {
             // Coming down onto something: stop on its top instead of hovering a step above it.
