@@ -62,17 +62,19 @@ public final class ClipSet: Sendable {
     }
 
     /// A batch of clips. Augmentation shifts all frames of a clip by the same 0–`shift` pixels
-    /// (edges repeated), which the fixed cameras of the data otherwise never show.
-    public func batch(_ keys: [ClipKey], shift: Int = 0, rng: inout SeededRNG) -> Batch {
+    /// (edges repeated), which the fixed cameras of the data otherwise never show; the first
+    /// `unshifted` rows are left as they are (their pooled plans were made from the originals).
+    public func batch(_ keys: [ClipKey], shift: Int = 0, unshifted: Int = 0, rng: inout SeededRNG) -> Batch {
         let r = resolution, plane = 3 * r * r
         var observation = [Float](), future = [Float]()
         observation.reserveCapacity(keys.count * plane)
         future.reserveCapacity(keys.count * futureFrames * plane)
-        for key in keys {
+        for (row, key) in keys.enumerated() {
             let episode = episodes[key.episode]
             let indices = clipIndices(start: key.start, length: episode.frames.count)
-            let dx = shift > 0 ? Int(rng.next() % UInt64(2 * shift + 1)) - shift : 0
-            let dy = shift > 0 ? Int(rng.next() % UInt64(2 * shift + 1)) - shift : 0
+            let amount = row < unshifted ? 0 : shift
+            let dx = amount > 0 ? Int(rng.next() % UInt64(2 * amount + 1)) - amount : 0
+            let dy = amount > 0 ? Int(rng.next() % UInt64(2 * amount + 1)) - amount : 0
             observation += Self.shifted(episode.frames[indices[0]], r, dx, dy)
             for i in indices.dropFirst() { future += Self.shifted(episode.frames[i], r, dx, dy) }
         }

@@ -79,7 +79,7 @@ public final class VideoTrainer {
         let poolKeys = Array(pool.keys)
         var keys = (0..<refineRows).map { _ in poolKeys[Int(rng.next() % UInt64(poolKeys.count))] }
         keys += clips.randomKeys(b - refineRows, rng: &rng)
-        let batch = clips.batch(keys, shift: options.augmentShift, rng: &rng)
+        let batch = clips.batch(keys, shift: options.augmentShift, unshifted: refineRows, rng: &rng)
         let f = config.futureFrames, r = config.resolution
         let frameSize = f * 3 * r * r
         var baseValues = [Float](repeating: 0, count: b * frameSize)
