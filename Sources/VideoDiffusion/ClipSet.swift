@@ -92,9 +92,11 @@ public final class ClipSet: Sendable {
         }
     }
 
-    /// Evaluation clips: from the first frame of each episode (the situation a planner meets).
+    /// Evaluation clips: from the first frame of episodes (the situation a planner meets), spread
+    /// evenly over the dataset so every task and camera is represented.
     public func evaluationKeys(limit: Int) -> [ClipKey] {
-        Array(episodes.indices.prefix(limit).map { ClipKey(episode: $0, start: 0) })
+        let count = min(limit, episodes.count)
+        return (0..<count).map { ClipKey(episode: $0 * episodes.count / count, start: 0) }
     }
 
     private static func shifted(_ frame: [Float], _ r: Int, _ dx: Int, _ dy: Int) -> [Float] {
