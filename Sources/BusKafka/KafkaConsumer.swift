@@ -103,6 +103,7 @@ final class KafkaConsumer: RawConsumer, @unchecked Sendable {
     func commit(_ offsets: [TopicPartition: Int64]) async throws {
         guard group != nil else { throw BusError.invalidArgument("a replay belongs to no group and cannot commit") }
         try await Blocking.run(on: queue) { [self] in
+            guard !closed else { throw BusError.closed }
             let code = client.commit(offsets)
             switch code {
             case RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR__NO_OFFSET:
@@ -133,6 +134,7 @@ final class KafkaConsumer: RawConsumer, @unchecked Sendable {
                     logger.warning("consumer close: \(RDKafkaClient.message(code))")
                 }
             }
+            client.destroy()
         }
     }
 }

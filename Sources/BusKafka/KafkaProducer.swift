@@ -84,6 +84,8 @@ final class KafkaProducer: RawProducer, @unchecked Sendable {
     private let lock = NSLock()
     private var topicNames: [String: UnsafeMutablePointer<CChar>] = [:]
     private let poller: Thread
+    /// Signalled when the poll thread has stopped, so the client can be destroyed after it.
+    private let pollerStopped = DispatchSemaphore(value: 0)
 
     init(transport: KafkaTransport) throws {
         self.transport = transport
@@ -95,8 +97,10 @@ final class KafkaProducer: RawProducer, @unchecked Sendable {
         let client = try RDKafkaClient(kind: .producer, settings: settings, logger: transport.logger)
         self.client = client
         let running = self.running
+        let stopped = pollerStopped
         poller = Thread {
             while running.isSet { client.poll(timeoutMs: 50) }
+            stopped.signal()
         }
         poller.name = "videoagent.kafka.producer"
         poller.start()
@@ -156,8 +160,14 @@ final class KafkaProducer: RawProducer, @unchecked Sendable {
     func close() async {
         guard running.isSet else { return }
         let client = self.client
-        _ = try? await Blocking.run { client.flush(timeoutMs: 30_000) }
-        running.clear()
+        let running = self.running
+        let stopped = pollerStopped
+        _ = try? await Blocking.run {
+            _ = client.flush(timeoutMs: 30_000)
+            running.clear()
+            stopped.wait()
+            client.destroy()
+        }
     }
 }
 

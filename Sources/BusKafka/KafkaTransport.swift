@@ -22,6 +22,7 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     /// are then created through the mock's own API and settings are not stored.
     let mock: KafkaMockCluster?
     private let knownTopics = Mutex<Set<String>>([])
+    private let closed = Atomic<Bool>(false)
 
     public convenience init(address: BusAddress, logger: Logger = Logger(label: "videoagent.bus.kafka")) async throws {
         guard address.kind == .kafka else { throw BusError.invalidAddress("\(address) is not a kafka:// address") }
@@ -78,7 +79,10 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
         }
     }
 
-    public func makeProducer() async throws -> any RawProducer { try KafkaProducer(transport: self) }
+    public func makeProducer() async throws -> any RawProducer {
+        _ = try openAdmin()
+        return try KafkaProducer(transport: self)
+    }
 
     public func makeGroupConsumer(group: String, topics: [String], options: ConsumerOptions) async throws
         -> any RawConsumer
@@ -102,7 +106,7 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
             // Below the log start: the start. Past the end: the reader's reset policy ("latest").
             for p in chosen { offsets[TopicPartition(topic, p.partition)] = max(offset, p.startOffset) }
         case .timestamp(let ms):
-            let admin = self.admin
+            let admin = try openAdmin()
             let timeout = requestTimeoutMs
             let tps = chosen.map { TopicPartition(topic, $0.partition) }
             let found = try await Blocking.run { try admin.offsets(for: tps, atOrAfter: ms, timeoutMs: timeout) }
@@ -115,7 +119,7 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     }
 
     public func createTopics(_ topics: [TopicConfig]) async throws -> [TopicCreationResult] {
-        let admin = self.admin
+        let admin = try openAdmin()
         let timeout = requestTimeoutMs
         let mock = self.mock
         let results = try await Blocking.run {
@@ -127,7 +131,7 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
     }
 
     public func describeTopics(_ names: [String]?) async throws -> [TopicDescription] {
-        let admin = self.admin
+        let admin = try openAdmin()
         let timeout = requestTimeoutMs
         let withSettings = mock == nil
         return try await Blocking.run {
@@ -135,12 +139,24 @@ public final class KafkaTransport: BusTransport, @unchecked Sendable {
         }
     }
 
-    public func close() async {}
+    /// Frees the admin client. Producers and consumers made by this transport are closed by their
+    /// owners; close them first.
+    public func close() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let admin = self.admin
+        _ = try? await Blocking.run { admin.destroy() }
+    }
+
+    /// The admin client, unless the transport was closed.
+    private func openAdmin() throws -> RDKafkaClient {
+        guard !closed.load(ordering: .acquiring) else { throw BusError.closed }
+        return admin
+    }
 
     /// Throws ``BusError/unknownTopic(_:)`` unless the cluster has `topic` (cached once seen).
     func requireTopic(_ topic: String) async throws {
         if knownTopics.withLock({ $0.contains(topic) }) { return }
-        let admin = self.admin
+        let admin = try openAdmin()
         let timeout = requestTimeoutMs
         let topics = try await Blocking.run { try admin.topics(timeoutMs: timeout) }
         let present = Set(topics.filter { $0.error == RD_KAFKA_RESP_ERR_NO_ERROR && $0.partitions > 0 }.map(\.name))

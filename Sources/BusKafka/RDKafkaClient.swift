@@ -44,6 +44,7 @@ final class RDKafkaClient: @unchecked Sendable {
     let context: RDKafkaContext
     let kind: Kind
     private let unmanagedContext: Unmanaged<RDKafkaContext>
+    private let destroyed = Mutex(false)
 
     init(kind: Kind, settings: [String: String], logger: Logger) throws {
         let context = RDKafkaContext(logger: logger)
@@ -70,7 +71,17 @@ final class RDKafkaClient: @unchecked Sendable {
         if kind == .consumer { rd_kafka_poll_set_consumer(handle) }
     }
 
-    deinit {
+    deinit { destroy() }
+
+    /// Stops the client's threads and frees it (blocking; idempotent). Owners call it from `close`
+    /// rather than leaving it to `deinit`: a process that exits while librdkafka is still tearing
+    /// down races OpenSSL's exit handler and crashes. No call may use the client afterwards.
+    func destroy() {
+        let first = destroyed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         rd_kafka_destroy(handle)
         unmanagedContext.release()
     }

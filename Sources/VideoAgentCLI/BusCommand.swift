@@ -32,40 +32,41 @@ struct BusCommand: AsyncParsableCommand {
             LogSetup.bootstrapped
             let catalog = try? bus.common.catalog()
             let spec = noValidate ? nil : catalog?.spec(topic)
-            let messageBus = try await bus.open(catalog: catalog)
-            defer { Task { await messageBus.close() } }
-            let producer = try await messageBus.makeProducer()
-            var pending: [OutgoingRecord] = []
-            var lineNumber = 0
-            var sent = 0
-            var refused = 0
-            func flush() async throws {
-                guard !pending.isEmpty else { return }
-                sent += try await producer.send(pending).count
-                pending.removeAll(keepingCapacity: true)
-            }
-            while let line = readLine(strippingNewline: true) {
-                lineNumber += 1
-                if line.isEmpty { continue }
-                do {
-                    let (key, value) = try RecordLine.parseInput(line[...])
-                    if let spec {
-                        let problems = spec.violations(of: value)
-                        if !problems.isEmpty {
-                            throw RecordLine.LineError("value does not match \(spec.name): " + problems.prefix(3).joined(separator: "; "))
-                        }
+            let refused = try await using(try await bus.open(catalog: catalog)) { messageBus in
+                try await using(try await messageBus.makeProducer()) { producer in
+                    var pending: [OutgoingRecord] = []
+                    var lineNumber = 0
+                    var sent = 0
+                    var refused = 0
+                    func flush() async throws {
+                        guard !pending.isEmpty else { return }
+                        sent += try await producer.send(pending).count
+                        pending.removeAll(keepingCapacity: true)
                     }
-                    pending.append(OutgoingRecord(topic: topic, key: key, value: value))
-                } catch {
-                    refused += 1
-                    printError("line \(lineNumber): \(error)")
-                    continue
+                    while let line = readLine(strippingNewline: true) {
+                        lineNumber += 1
+                        if line.isEmpty { continue }
+                        do {
+                            let (key, value) = try RecordLine.parseInput(line[...])
+                            if let spec {
+                                let problems = spec.violations(of: value)
+                                if !problems.isEmpty {
+                                    throw RecordLine.LineError("value does not match \(spec.name): " + problems.prefix(3).joined(separator: "; "))
+                                }
+                            }
+                            pending.append(OutgoingRecord(topic: topic, key: key, value: value))
+                        } catch {
+                            refused += 1
+                            printError("line \(lineNumber): \(error)")
+                            continue
+                        }
+                        if pending.count >= batch { try await flush() }
+                    }
+                    try await flush()
+                    printError("sent \(sent) record(s) to \(topic)" + (refused > 0 ? "; refused \(refused) line(s)" : ""))
+                    return refused
                 }
-                if pending.count >= batch { try await flush() }
             }
-            try await flush()
-            await producer.close()
-            printError("sent \(sent) record(s) to \(topic)" + (refused > 0 ? "; refused \(refused) line(s)" : ""))
             if refused > 0 { throw ExitCode(1) }
         }
     }
@@ -102,14 +103,13 @@ struct BusCommand: AsyncParsableCommand {
 
         func run() async throws {
             LogSetup.bootstrapped
-            let messageBus = try await bus.open()
-            defer { Task { await messageBus.close() } }
-            let consumer = try await messageBus.makeConsumer(
-                group: group, topics: [topic],
-                options: ConsumerOptions(autoOffsetReset: ConsumerOptions.Reset(rawValue: start)!,
-                                         sessionTimeout: .milliseconds(Int64(sessionTimeout * 1000))))
-            try await printRecords(from: consumer, max: max, idleExit: idleExit, commit: true)
-            await consumer.close()
+            let options = ConsumerOptions(autoOffsetReset: ConsumerOptions.Reset(rawValue: start)!,
+                                          sessionTimeout: .milliseconds(Int64(sessionTimeout * 1000)))
+            try await using(try await bus.open()) { messageBus in
+                try await using(try await messageBus.makeConsumer(group: group, topics: [topic], options: options)) { consumer in
+                    try await printRecords(from: consumer, max: max, idleExit: idleExit, commit: true)
+                }
+            }
         }
     }
 
@@ -152,13 +152,14 @@ struct BusCommand: AsyncParsableCommand {
 
         func run() async throws {
             LogSetup.bootstrapped
-            let messageBus = try await bus.open()
-            defer { Task { await messageBus.close() } }
             let start: ReplayStart = fromOffset.map { .offset($0) }
                 ?? .timestamp(Int64((Self.parseTime(fromTime!)!.timeIntervalSince1970 * 1000).rounded(.down)))
-            let replay = try await messageBus.makeReplay(topic: topic, partitions: partition.isEmpty ? nil : partition, from: start)
-            try await printRecords(from: replay, max: max, idleExit: idleExit, commit: false)
-            await replay.close()
+            let partitions = partition.isEmpty ? nil : partition
+            try await using(try await bus.open()) { messageBus in
+                try await using(try await messageBus.makeReplay(topic: topic, partitions: partitions, from: start)) { replay in
+                    try await printRecords(from: replay, max: max, idleExit: idleExit, commit: false)
+                }
+            }
         }
     }
 }

@@ -33,10 +33,9 @@ struct TopicsCommand: AsyncParsableCommand {
                 }
                 return TopicConfig(name: name, partitions: partitions)
             }
-            let messageBus = try await bus.open(catalog: catalog)
-            defer { Task { await messageBus.close() } }
-            let results = try await messageBus.createTopics(configs)
-            let existing = try await messageBus.describeTopics(configs.map(\.name))
+            let (results, existing) = try await using(try await bus.open(catalog: catalog)) { messageBus in
+                (try await messageBus.createTopics(configs), try await messageBus.describeTopics(configs.map(\.name)))
+            }
             for (config, result) in zip(configs, results) {
                 switch result {
                 case .created: print("created \(config.name) (\(config.partitions) partitions)")
@@ -59,9 +58,10 @@ struct TopicsCommand: AsyncParsableCommand {
 
         func run() async throws {
             LogSetup.bootstrapped
-            let messageBus = try await bus.open()
-            defer { Task { await messageBus.close() } }
-            let topics = try await messageBus.describeTopics(names.isEmpty ? nil : names)
+            let wanted = names.isEmpty ? nil : names
+            let (topics, address) = try await using(try await bus.open()) { messageBus in
+                (try await messageBus.describeTopics(wanted), messageBus.address)
+            }
             if json {
                 let value = JSONValue.array(topics.map { topic in
                     .object([
@@ -78,7 +78,7 @@ struct TopicsCommand: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(value), as: UTF8.self))
                 return
             }
-            if topics.isEmpty { print("no topics on \(messageBus.address); create them with: videoagent topics create --bus URL") }
+            if topics.isEmpty { print("no topics on \(address); create them with: videoagent topics create --bus URL") }
             for topic in topics {
                 let records = topic.partitions.reduce(Int64(0)) { $0 + $1.endOffset - $1.startOffset }
                 print("\(topic.name): \(topic.partitions.count) partition(s), \(records) record(s) stored")
@@ -157,25 +157,25 @@ struct TopicsCommand: AsyncParsableCommand {
                 }
             } else if let bus {
                 let options = try BusOptions.parse(["--bus", bus] + (common.topics.map { ["--topics", $0] } ?? []))
-                let messageBus = try await options.open()
-                defer { Task { await messageBus.close() } }
-                let replay = try await messageBus.makeReplay(topic: topic, from: .beginning)
-                var last = ContinuousClock.now
-                while ContinuousClock.now - last < .milliseconds(Int64(idleExit * 1000)) {
-                    let batch = try await replay.poll(maxRecords: 500, timeout: .milliseconds(250))
-                    if !batch.isEmpty { last = ContinuousClock.now }
-                    for record in batch {
-                        let place = "\(record.topic)[\(record.partition)] offset \(record.offset)"
-                        if let defect = record.defect {
-                            checked += 1
-                            failed += 1
-                            print("\(place): undecodable record: \(defect)")
-                        } else {
-                            check(record.value, at: place)
+                try await using(try await options.open()) { messageBus in
+                    try await using(try await messageBus.makeReplay(topic: topic, from: .beginning)) { replay in
+                        var last = ContinuousClock.now
+                        while ContinuousClock.now - last < .milliseconds(Int64(idleExit * 1000)) {
+                            let batch = try await replay.poll(maxRecords: 500, timeout: .milliseconds(250))
+                            if !batch.isEmpty { last = ContinuousClock.now }
+                            for record in batch {
+                                let place = "\(record.topic)[\(record.partition)] offset \(record.offset)"
+                                if let defect = record.defect {
+                                    checked += 1
+                                    failed += 1
+                                    print("\(place): undecodable record: \(defect)")
+                                } else {
+                                    check(record.value, at: place)
+                                }
+                            }
                         }
                     }
                 }
-                await replay.close()
             }
             print("\(checked) value(s) checked against \(spec.name): \(failed) invalid")
             if failed > 0 || !problems.isEmpty { throw ExitCode(1) }
