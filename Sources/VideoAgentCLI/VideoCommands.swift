@@ -238,10 +238,12 @@ struct QualityCommand: ParsableCommand {
         try encoder.encode(reports).write(to: URL(fileURLWithPath: out + "/quality.json"))
         var markdown = "# Plan quality\n\nHeld-out episodes from \(data); PSNR (dB, ± standard error) and SSIM of the 7 generated frames "
             + "against the true frames at the same times; iteration 0 is the base sample.\n\n"
-        markdown += "| model | iteration | PSNR | SSIM |\n|---|---|---|---|\n"
+        markdown += "The gain is the mean per-clip PSNR change against the same clip's base sample (a paired comparison).\n\n"
+        markdown += "| model | iteration | PSNR | gain over base | SSIM |\n|---|---|---|---|---|\n"
         for report in reports {
             for row in report.rows {
-                markdown += String(format: "| %@ | %d | %.2f ± %.2f | %.4f |\n", report.model, row.iteration, row.psnr, row.psnrStandardError, row.ssim)
+                markdown += String(format: "| %@ | %d | %.2f ± %.2f | %+.3f ± %.3f | %.4f |\n", report.model, row.iteration, row.psnr,
+                                   row.psnrStandardError, row.psnrGain, row.psnrGainStandardError, row.ssim)
             }
         }
         try markdown.write(toFile: out + "/quality.md", atomically: true, encoding: .utf8)

@@ -56,6 +56,10 @@ public struct PlanQualityReport: Codable, Sendable {
         public var psnr: Double
         public var ssim: Double
         public var psnrStandardError: Double
+        /// Mean per-clip PSNR change against the base sample of the same clip, and its standard
+        /// error: the paired comparison that says whether refinement helps.
+        public var psnrGain: Double
+        public var psnrGainStandardError: Double
     }
     public var model: String
     public var clips: Int
@@ -94,11 +98,17 @@ public enum PlanQuality {
             }
             progress?(min(keys.count, chunk + batchSize), keys.count)
         }
+        func meanAndError(_ values: [Double]) -> (Double, Double) {
+            let n = Double(values.count)
+            let mean = values.reduce(0, +) / n
+            let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)).squareRoot()
+            return (mean, sd / n.squareRoot())
+        }
         let rows = (0...iterations).map { i -> PlanQualityReport.Row in
-            let p = psnr[i], n = Double(p.count)
-            let mean = p.reduce(0, +) / n
-            let sd = (p.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)).squareRoot()
-            return .init(iteration: i, psnr: mean, ssim: ssim[i].reduce(0, +) / n, psnrStandardError: sd / n.squareRoot())
+            let (mean, error) = meanAndError(psnr[i])
+            let (gain, gainError) = meanAndError(zip(psnr[i], psnr[0]).map { $0 - $1 })
+            return .init(iteration: i, psnr: mean, ssim: ssim[i].reduce(0, +) / Double(ssim[i].count), psnrStandardError: error,
+                         psnrGain: gain, psnrGainStandardError: gainError)
         }
         return PlanQualityReport(model: name, clips: keys.count, samplingSteps: samplingSteps, rows: rows)
     }
