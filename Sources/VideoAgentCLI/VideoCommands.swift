@@ -165,8 +165,8 @@ struct RefineCommand: ParsableCommand {
         commandName: "refine",
         abstract: "Refine a video plan K times with the same model: any PNG sequence (a plan, a robot's video).",
         discussion: """
-            --frames DIR holds PNGs in name order: the first is the observation, the rest the plan to refine (resampled to the
-            model's frame count when there are more or fewer). Writes OUT/iteration-<k>/frame_*.png and OUT/strip.png
+            --frames DIR holds PNGs of one size in name order: the first is the observation, the rest the plan to refine
+            (resampled to the model's frame count when there are more or fewer); a strip.png there is skipped. Writes OUT/iteration-<k>/frame_*.png and OUT/strip.png
             (one row per iteration).
             """)
 
@@ -182,9 +182,16 @@ struct RefineCommand: ParsableCommand {
         Console.lineBuffered()
         let (model, sampler) = try sampling.load()
         let taskIndex = try SamplingOptions.taskIndex(task, model)
-        let names = try FileManager.default.contentsOfDirectory(atPath: frames).filter { $0.lowercased().hasSuffix(".png") }.sorted()
+        // strip.png is the overview generate and refine write next to the frames, not a frame.
+        let names = try FileManager.default.contentsOfDirectory(atPath: frames)
+            .filter { $0.lowercased().hasSuffix(".png") && $0 != "strip.png" }.sorted()
         guard names.count >= 2 else { throw ValidationError("--frames \(frames) needs at least two PNGs: an observation and a plan") }
         let images = try names.map { try PNG.read(frames + "/" + $0) }
+        if let odd = zip(names, images).first(where: { $0.1.width != images[0].width || $0.1.height != images[0].height }) {
+            throw ValidationError("--frames \(frames): \(odd.0) is \(odd.1.width)×\(odd.1.height) but \(names[0]) is "
+                + "\(images[0].width)×\(images[0].height); give a folder of frames of one size")
+        }
+        print("refining a plan of \(names.count - 1) frame(s) after the observation \(names[0])")
         let side = model.config.resolution, count = model.config.futureFrames
         let planImages = images.dropFirst()
         let picked = (0..<count).map { i in planImages[planImages.startIndex + i * (planImages.count - 1) / max(1, count - 1)] }

@@ -154,6 +154,8 @@ struct ModelCommandTests {
         let refine = try await CLIProcess.run(["refine", "--checkpoint", root + "/run/model.safetensors", "--frames", root + "/plan",
                                                "--task", "open the drawer", "--iterations", "2", "--steps", "3", "--out", root + "/refined"])
         #expect(refine.status == 0, "\(refine.stderr)")
+        // The plan folder holds frame_000 … frame_007 and strip.png; the strip is not a frame.
+        #expect(refine.stdout.contains("a plan of 7 frame(s) after the observation frame_000.png"), "\(refine.stdout)")
         #expect(FileManager.default.fileExists(atPath: root + "/refined/iteration-2/frame_007.png"))
         let quality = try await CLIProcess.run(["quality", "--checkpoint", root + "/run/model.safetensors", "--data", root + "/data",
                                                 "--iterations", "1", "--clips", "2", "--steps", "2", "--out", root + "/quality"])
