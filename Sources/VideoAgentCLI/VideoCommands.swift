@@ -229,11 +229,13 @@ struct QualityCommand: ParsableCommand {
         Console.lineBuffered()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var reports: [PlanQualityReport] = []
-        for (label, path) in [("lambda>0", checkpoint)] + (ablation.map { [("ablation", $0)] } ?? []) {
+        for (label, path) in [("model", checkpoint)] + (ablation.map { [("ablation", $0)] } ?? []) {
             let (model, metadata) = try VideoCheckpoint.load(path)
             let set = try ClipSet(directory: data, resolution: model.config.resolution, futureFrames: model.config.futureFrames,
                                   tasks: nil)
-            let name = "\(label) (\(URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent), step \(metadata["step"] ?? "?"))"
+            let run = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
+            let lambda = metadata["lambda"].map { ", lambda=\($0)" } ?? ""
+            let name = "\(label) (\(run), step \(metadata["step"] ?? "?")\(lambda))"
             let report = try PlanQuality.evaluate(model: model, name: name, clips: set, limit: clips, iterations: iterations,
                                                   samplingSteps: steps) { done, total in
                 print("\(name): \(done)/\(total) clips")

@@ -182,7 +182,8 @@ public final class VideoTrainer {
         for (parameter, shadow) in zip(model.namedParameters(), average.shadow) { tensors.append(("ema." + parameter.name, shadow)) }
         tensors += optimizer.state().map { ("optimizer." + $0.name, $0.tensor) }
         try Safetensors.write(tensors, metadata: metadata, to: directory + "/checkpoint.safetensors")
-        try VideoCheckpoint.save(averagedModel(), step: step, to: directory + "/model.safetensors")
+        try VideoCheckpoint.save(averagedModel(), step: step, to: directory + "/model.safetensors",
+                                extra: ["lambda": String(options.consistencyWeight)])
     }
 
     /// Continues a run from `directory/checkpoint.safetensors`; `adjust` may change the training
