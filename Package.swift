@@ -79,7 +79,7 @@ let package = Package(
             path: "bench/bus", swiftSettings: strict),
 
         .executableTarget(name: "bench-nn", dependencies: ["NN", "Tensor"], path: "bench/nn",
-                          exclude: ["make_fixtures.py", "torch_unet.py"], swiftSettings: numeric),
+                          exclude: ["make_fixtures.py", "torch_unet.py", "report.py"], swiftSettings: numeric),
 
         .executableTarget(name: "bench-env", dependencies: ["Environments"], path: "bench/env", swiftSettings: numeric),
 

@@ -239,8 +239,11 @@ struct BenchBus: AsyncParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         if let data = try? encoder.encode(output) {
             try? FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: out, contents: data)
-            print("wrote \(out)")
+            if FileManager.default.createFile(atPath: out, contents: data) {
+                print("wrote \(out)")
+            } else {
+                print("could not write \(out)")
+            }
         }
     }
 }
@@ -269,11 +272,11 @@ final class RawClient {
         let conf = rd_kafka_conf_new()
         var errstr = [CChar](repeating: 0, count: 512)
         for (key, value) in settings where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
-            throw BenchError("\(key): \(String(cString: errstr))")
+            throw BenchError("\(key): \(String(decoding: errstr.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(counts).toOpaque())
         if type == RD_KAFKA_PRODUCER { setDeliveryCallback(conf) }
-        guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else { throw BenchError(String(cString: errstr)) }
+        guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else { throw BenchError(String(decoding: errstr.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
         self.rk = rk
     }
 

@@ -123,7 +123,7 @@ func moveTowards(_ target: Vec3, from position: Vec3, grip: Float) -> [Float] {
 }
 
 /// A task of the built-in suite: its objects, their physics, success and scripted expert.
-protocol TabletopTask {
+protocol TabletopTask: SendableMetatype {
     static var info: TaskInfo { get }
     init(rng: inout SeededRNG)
     var gripperStart: Vec3 { get }
