@@ -107,6 +107,8 @@ final class KafkaProducer: RawProducer, @unchecked Sendable {
     }
 
     deinit {
+        // A producer dropped without close: stop the poll thread, which then releases the client.
+        running.clear()
         for pointer in topicNames.values { free(pointer) }
     }
 
