@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "SeededRandom", swiftSettings: strict),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "SeededRandom"], swiftSettings: numeric),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: numeric),
-        .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset", "Environments"],
+        .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset"],
                 swiftSettings: numeric),
 
         // MARK: Frames and environments
@@ -83,7 +83,7 @@ let package = Package(
 
         .executableTarget(name: "bench-env", dependencies: ["Environments"], path: "bench/env", swiftSettings: numeric),
 
-        .executableTarget(name: "bench-video", dependencies: ["VideoDiffusion", "NN", "Tensor"], path: "bench/video",
+        .executableTarget(name: "bench-video", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor"], path: "bench/video",
                           swiftSettings: numeric),
 
         // MARK: Tests
@@ -93,7 +93,12 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], swiftSettings: strict),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "SeededRandom"],
                     swiftSettings: strict),
-        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "NN", "Tensor"], swiftSettings: strict),
+        // Clips played by the built-in experts, for the plan model's tests and benchmark (the model
+        // itself knows nothing of environments).
+        .target(name: "VideoTestKit", dependencies: ["VideoDiffusion", "Dataset", "Environments"], path: "Tests/VideoTestKit",
+                swiftSettings: strict),
+        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor"],
+                    swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

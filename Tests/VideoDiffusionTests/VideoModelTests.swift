@@ -3,6 +3,7 @@ import NN
 import Tensor
 import Testing
 import VideoDiffusion
+import VideoTestKit
 
 /// The plan model on a micro configuration: shapes, learning, refinement, exact checkpoints.
 @Suite("Video plan model", .serialized)

@@ -5,6 +5,7 @@ import Foundation
 import NN
 import Tensor
 import VideoDiffusion
+import VideoTestKit
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: String) -> String {

@@ -1,6 +1,7 @@
 import Dataset
 import Environments
 import Foundation
+import VideoDiffusion
 
 /// Clips from freshly played built-in expert episodes, written to a temporary dataset: for
 /// benchmarks and tests that need real frames without a collected dataset on disk.
