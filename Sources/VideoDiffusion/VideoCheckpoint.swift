@@ -5,10 +5,8 @@ import Tensor
 /// A plan model for inference: weights plus the configuration that shapes them.
 public enum VideoCheckpoint {
     public static func save(_ model: VideoUNet, step: Int, to path: String, extra: [String: String] = [:]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         var metadata = extra
-        metadata["config"] = String(decoding: try encoder.encode(model.config), as: UTF8.self)
+        metadata["config"] = try json(model.config)
         metadata["step"] = String(step)
         metadata["architecture_hash"] = model.config.architectureHash
         metadata["format"] = "videoagent-plan-model-1"
@@ -21,16 +19,33 @@ public enum VideoCheckpoint {
         guard let configText = metadata["config"] else {
             throw VideoModelError("\(path) has no model configuration in its metadata; is it a VideoAgent plan model?")
         }
-        let config = try JSONDecoder().decode(VideoModelConfig.self, from: Data(configText.utf8))
-        let model = try VideoUNet(config: config)
+        let model = try VideoUNet(config: try decode(VideoModelConfig.self, configText))
         if metadata["format"] == "videoagent-training-1" {
             // The averaged weights of a training checkpoint.
-            var weights = Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix("ema.") }.map { (String($0.key.dropFirst(4)), $0.value) })
+            var weights = Self.tensors(tensors, under: "ema.")
             for (name, tensor) in model.namedTensors() where weights[name] == nil { weights[name] = tensors["model." + name] ?? tensor }
             try model.load(weights)
         } else {
             try model.load(tensors)
         }
         return (model, metadata)
+    }
+
+    // MARK: - Shared with the training checkpoint
+
+    /// A value as compact JSON with sorted keys, for safetensors metadata.
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// The tensors whose names start with `prefix`, under their names without it.
+    static func tensors(_ all: [String: Tensor], under prefix: String) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: all.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
     }
 }

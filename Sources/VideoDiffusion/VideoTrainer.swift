@@ -135,9 +135,7 @@ public final class VideoTrainer {
     /// Generates the pool's plans with the current averaged weights: for each clip a base plan
     /// and (when the consistency term is on) its refinement.
     public func regeneratePool(clips: ClipSet) {
-        average.copy(into: averaged.parameters())
-        var sampler = PlanSampler(model: averaged, steps: options.poolSamplingSteps)
-        sampler.guidance = 1
+        let sampler = PlanSampler(model: averagedModel(), steps: options.poolSamplingSteps)
         let keys = clips.randomKeys(options.poolSize, rng: &rng)
         var fresh: [ClipSet.ClipKey: (base: [Float], refined: [Float]?)] = [:]
         let f = config.futureFrames, r = config.resolution
@@ -171,11 +169,8 @@ public final class VideoTrainer {
     /// `checkpoint.safetensors`, and the averaged weights alone to `model.safetensors`.
     public func save(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         let metadata = [
-            "config": String(decoding: try encoder.encode(config), as: UTF8.self),
-            "options": String(decoding: try encoder.encode(options), as: UTF8.self),
+            "config": try VideoCheckpoint.json(config), "options": try VideoCheckpoint.json(options),
             "step": String(step), "format": "videoagent-training-1",
         ]
         var tensors: [(name: String, tensor: Tensor)] = model.namedTensors().map { ("model." + $0.name, $0.tensor) }
@@ -190,16 +185,13 @@ public final class VideoTrainer {
     /// options (e.g. fork a base model into runs with and without the consistency term).
     public static func resume(from directory: String, adjust: ((inout TrainingOptions) -> Void)? = nil) throws -> VideoTrainer {
         let (tensors, metadata) = try Safetensors.read(directory + "/checkpoint.safetensors")
-        let decoder = JSONDecoder()
         guard let configText = metadata["config"], let optionsText = metadata["options"], let step = metadata["step"].flatMap({ Int($0) })
         else { throw VideoModelError("\(directory)/checkpoint.safetensors is not a training checkpoint (no config, options or step)") }
-        let config = try decoder.decode(VideoModelConfig.self, from: Data(configText.utf8))
-        var options = try decoder.decode(TrainingOptions.self, from: Data(optionsText.utf8))
+        let config = try VideoCheckpoint.decode(VideoModelConfig.self, configText)
+        var options = try VideoCheckpoint.decode(TrainingOptions.self, optionsText)
         adjust?(&options)
         let trainer = try VideoTrainer(config: config, options: options)
-        func strip(_ prefix: String) -> [String: Tensor] {
-            Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
-        }
+        func strip(_ prefix: String) -> [String: Tensor] { VideoCheckpoint.tensors(tensors, under: prefix) }
         try trainer.model.load(strip("model."))
         let emaTensors = strip("ema.")
         for ((name, _), shadow) in zip(trainer.model.namedParameters(), trainer.average.shadow) {
