@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train the plan model (video diffusion + self-conditioning-consistency refinement) on collected demonstrations.",
         discussion: """
             Writes OUT/checkpoint.safetensors (everything needed to resume), OUT/model.safetensors (the averaged weights,
-            for generate/refine/quality/demo), OUT/loss.csv and OUT/training.json. --resume continues from OUT.
+            for generate/refine/quality/demo), OUT/loss.csv and OUT/data-path (the dataset, for --resume). --resume continues from OUT.
             """)
 
     @Option(help: "Dataset from videoagent collect (not needed with --resume).") var data: String?
@@ -57,8 +57,7 @@ struct TrainCommand: ParsableCommand {
             trainer = try VideoTrainer.resume(from: out)
             print("resuming at step \(trainer.step) from \(out)/checkpoint.safetensors")
         } else {
-            let peek = try ClipSet(directory: data!, resolution: 8, futureFrames: 1)  // task list only, at a tiny size
-            let tasks = peek.taskSentences
+            let tasks = try ClipSet.taskSentences(in: data!)
             let config = preset == "micro" ? VideoModelConfig.micro(tasks: tasks) : VideoModelConfig.standard(tasks: tasks)
             var options = TrainingOptions()
             options.seed = seed
@@ -229,10 +228,13 @@ struct QualityCommand: ParsableCommand {
         Console.lineBuffered()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var reports: [PlanQualityReport] = []
+        var clipSets: [[Int]: ClipSet] = [:]  // by resolution and frame count: two models of one shape read the data once
         for (label, path) in [("model", checkpoint)] + (ablation.map { [("ablation", $0)] } ?? []) {
             let (model, metadata) = try VideoCheckpoint.load(path)
-            let set = try ClipSet(directory: data, resolution: model.config.resolution, futureFrames: model.config.futureFrames,
-                                  tasks: nil)
+            let (resolution, futureFrames) = (model.config.resolution, model.config.futureFrames)
+            let set = try clipSets[[resolution, futureFrames]]
+                ?? ClipSet(directory: data, resolution: resolution, futureFrames: futureFrames)
+            clipSets[[resolution, futureFrames]] = set
             let run = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
             let lambda = metadata["lambda"].map { ", lambda=\($0)" } ?? ""
             let name = "\(label) (\(run), step \(metadata["step"] ?? "?")\(lambda))"

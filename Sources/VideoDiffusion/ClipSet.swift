@@ -40,6 +40,13 @@ public final class ClipSet: Sendable {
 
     public var taskSentences: [String] { Array(Set(episodes.map(\.task))).sorted() }
 
+    /// The task sentences of a dataset's successful episodes, from their records alone (no frames read).
+    public static func taskSentences(in directory: String) throws -> [String] {
+        let records = try DatasetReader(directory: directory).episodes().map(\.record).filter(\.success)
+        guard !records.isEmpty else { throw VideoModelError("\(directory) has no successful episodes to learn from") }
+        return Array(Set(records.map(\.instruction))).sorted()
+    }
+
     /// Frame indices of a clip starting at `start` in an episode of `length` frames.
     public func clipIndices(start: Int, length: Int) -> [Int] {
         let last = length - 1

@@ -113,28 +113,3 @@ public enum PlanQuality {
         return PlanQualityReport(model: name, clips: keys.count, samplingSteps: samplingSteps, rows: rows)
     }
 }
-
-/// Converts between plan tensors and images.
-public enum PlanFrames {
-    /// Frames of row `row` of a plan (B, F, 3, H, W) in [−1, 1].
-    public static func images(_ plan: Tensor, row: Int = 0) -> [RGBImage] {
-        let (f, r) = (plan.shape[1], plan.shape[3])
-        let values = plan.toArray()
-        let frameSize = 3 * r * r
-        return (0..<f).map { i in
-            let start = (row * f + i) * frameSize
-            return RGBImage(planar: values[start..<(start + frameSize)].map { ($0 + 1) / 2 }, width: r, height: r)
-        }
-    }
-
-    /// An image as a (1, 3, side, side) tensor in [−1, 1], resized to `side`.
-    public static func tensor(_ image: RGBImage, side: Int) -> Tensor {
-        Tensor(shape: [1, 3, side, side], values: image.resized(width: side, height: side).planarFloats().map { $0 * 2 - 1 })
-    }
-
-    /// Frames as a (1, F, 3, side, side) tensor in [−1, 1].
-    public static func tensor(_ images: [RGBImage], side: Int) -> Tensor {
-        let values = images.flatMap { $0.resized(width: side, height: side).planarFloats().map { $0 * 2 - 1 } }
-        return Tensor(shape: [1, images.count, 3, side, side], values: values)
-    }
-}
