@@ -61,25 +61,6 @@ public struct TopicCatalog: Sendable {
         Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0.maxMessageBytes) })
     }
 
-    /// The `topics/` directory: `VIDEOAGENT_TOPICS`, else the first `topics/` with specs found
-    /// going up from the working directory and then from the executable.
-    public static func locateDefault() throws -> String {
-        if let explicit = ProcessInfo.processInfo.environment["VIDEOAGENT_TOPICS"], !explicit.isEmpty { return explicit }
-        let starts = [FileManager.default.currentDirectoryPath,
-                      (CommandLine.arguments.first.map { ($0 as NSString).deletingLastPathComponent }) ?? ""]
-        for start in starts where !start.isEmpty {
-            var directory = URL(fileURLWithPath: start).standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = directory.appendingPathComponent("topics")
-                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("common.schema.yaml").path) {
-                    return candidate.path
-                }
-                directory.deleteLastPathComponent()
-            }
-        }
-        throw CatalogError("cannot find the topics/ directory of specs; pass --topics DIR or set VIDEOAGENT_TOPICS")
-    }
-
     static func loadYAML(_ path: String) throws -> JSONValue {
         let text: String
         do {

@@ -71,7 +71,7 @@ struct CommonOptions: ParsableArguments {
     }
 
     func catalog() throws -> TopicCatalog {
-        try TopicCatalog(directory: topics ?? TopicCatalog.locateDefault())
+        try TopicCatalog(directory: topics ?? RepositoryPaths.topics())
     }
 }
 

@@ -114,19 +114,3 @@ struct EnvironmentOptions: ParsableArguments {
         }
     }
 }
-
-/// Finds the repository's files (bridge script, venv) from the working directory or the binary.
-enum RepositoryPaths {
-    static var root: String {
-        let fm = FileManager.default
-        let starts = [fm.currentDirectoryPath, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path]
-        for start in starts {
-            var directory = URL(fileURLWithPath: start).standardizedFileURL
-            for _ in 0..<8 {
-                if fm.fileExists(atPath: directory.appendingPathComponent("bridge/metaworld_server.py").path) { return directory.path }
-                directory.deleteLastPathComponent()
-            }
-        }
-        return fm.currentDirectoryPath
-    }
-}
