@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import NN
+import VideoDiffusion
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the plan model (video diffusion + self-conditioning-consistency refinement) on collected demonstrations.",
+        discussion: """
+            Writes OUT/checkpoint.safetensors (everything needed to resume), OUT/model.safetensors (the averaged weights,
+            for generate/refine/quality/demo), OUT/loss.csv and OUT/data-path (the dataset, for --resume). --resume continues from OUT.
+            """)
+
+    @Option(help: "Dataset from videoagent collect (not needed with --resume).") var data: String?
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Continue the run in --out.") var resume = false
+    @Option(help: ArgumentHelp("Start from another run's checkpoint (its weights, optimiser and step) with this command's λ and refinement settings: the ablation's shared base.", valueName: "DIR"))
+    var forkFrom: String?
+    @Option(help: "Size preset: standard (32 px, widths 32,64,128) or micro (16 px, for tests).") var preset: String = "standard"
+    @Option(help: "Total optimiser steps.") var steps: Int = 3000
+    @Option(help: "Clips per step.") var batch: Int = 8
+    @Option(help: "AdamW learning rate.") var learningRate: Float = 2e-4
+    @Option(name: .customLong("lambda"), help: "Consistency-term weight λ (0: the ablation without it).") var consistency: Float = 0.5
+    @Option(help: "Step at which refinement pairs are first generated.") var refineStart: Int?
+    @Option(help: "Steps between regenerations of the refinement pairs (each new checkpoint's own plans).") var refineEvery: Int?
+    @Option(help: "Clips per regeneration.") var poolSize: Int = 64
+    @Option(help: "DDIM steps for generating the refinement pairs.") var poolSteps: Int = 10
+    @Option(help: "Steps between checkpoints.") var checkpointEvery: Int = 250
+    @Option(help: "Steps between progress lines.") var logEvery: Int = 10
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard resume || data != nil else { throw ValidationError("give --data DIR (a dataset from videoagent collect), or --resume") }
+        guard !(resume && forkFrom != nil) else { throw ValidationError("give only one of --resume and --fork-from") }
+        guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
+        guard steps >= 1, batch >= 2 else { throw ValidationError("--steps must be ≥ 1 and --batch ≥ 2") }
+        guard consistency >= 0 else { throw ValidationError("--lambda must be ≥ 0") }
+    }
+
+    func run() throws {
+        Console.lineBuffered()
+        let trainer: VideoTrainer
+        if let forkFrom {
+            trainer = try VideoTrainer.resume(from: forkFrom) { options in
+                options.consistencyWeight = consistency
+                if let refineStart { options.refineStart = refineStart }
+                if let refineEvery { options.refineEvery = refineEvery }
+                options.poolSize = poolSize
+                options.poolSamplingSteps = poolSteps
+            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            print("forked from \(forkFrom) at step \(trainer.step) with λ = \(consistency)")
+        } else if resume {
+            trainer = try VideoTrainer.resume(from: out)
+            print("resuming at step \(trainer.step) from \(out)/checkpoint.safetensors")
+        } else {
+            let tasks = try ClipSet.taskSentences(in: data!)
+            let config = preset == "micro" ? VideoModelConfig.micro(tasks: tasks) : VideoModelConfig.standard(tasks: tasks)
+            var options = TrainingOptions()
+            options.seed = seed
+            options.batchSize = batch
+            options.learningRate = learningRate
+            options.consistencyWeight = consistency
+            options.refineStart = refineStart ?? steps / 3
+            options.refineEvery = refineEvery ?? max(1, steps / 6)
+            options.poolSize = poolSize
+            options.poolSamplingSteps = poolSteps
+            trainer = try VideoTrainer(config: config, options: options)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        let dataDirectory = data ?? (try? String(contentsOfFile: out + "/data-path", encoding: .utf8)) ?? ""
+        try dataDirectory.write(toFile: out + "/data-path", atomically: true, encoding: .utf8)
+        print("loading clips from \(dataDirectory) at \(trainer.config.resolution)×\(trainer.config.resolution)…")
+        let clips = try ClipSet(directory: dataDirectory, resolution: trainer.config.resolution, futureFrames: trainer.config.futureFrames)
+        print("\(clips.episodes.count) episodes, \(clips.taskSentences.count) tasks; model \(trainer.model.parameterCount) parameters; "
+            + "λ = \(trainer.options.consistencyWeight); refinement pairs from step \(trainer.options.refineStart)")
+        let logPath = out + "/loss.csv"
+        if !FileManager.default.fileExists(atPath: logPath) {
+            try "step,total,generation,refinement,consistency,seconds_per_step\n".write(toFile: logPath, atomically: true, encoding: .utf8)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        var window: [StepLosses] = []
+        var windowStart = Date()
+        let startStep = trainer.step
+        let started = Date()
+        while trainer.step < steps {
+            window.append(try trainer.trainStep(clips: clips))
+            if trainer.step % logEvery == 0 || trainer.step == steps {
+                let n = Float(window.count)
+                let mean = { (f: (StepLosses) -> Float) in window.map(f).reduce(0, +) / n }
+                let perStep = Date().timeIntervalSince(windowStart) / Double(window.count)
+                let done = trainer.step - startStep
+                let eta = Date().timeIntervalSince(started) / Double(done) * Double(steps - trainer.step)
+                print(String(format: "step %d/%d  loss %.4f (generation %.4f, refinement %.4f, consistency %.4f)  %.2f s/step  ETA %@",
+                             trainer.step, steps, mean(\.total), mean(\.generation), mean(\.refinement), mean(\.consistency),
+                             perStep, Self.duration(eta)))
+                log.write(Data(String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.4f\n", trainer.step, mean(\.total), mean(\.generation),
+                                      mean(\.refinement), mean(\.consistency), perStep).utf8))
+                window.removeAll()
+                windowStart = Date()
+            }
+            if trainer.step % checkpointEvery == 0 || trainer.step == steps {
+                try trainer.save(to: out)
+                print("checkpoint at step \(trainer.step): \(out)/model.safetensors")
+            }
+        }
+        try log.close()
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.isFinite ? seconds : 0)
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : "\(s / 60)m\(String(format: "%02d", s % 60))s"
+    }
+}
+
+/// Options shared by commands that load a plan model and sample from it.
