@@ -59,11 +59,14 @@ let package = Package(
         .target(name: "Environments", dependencies: ["Media", "SeededRandom"], swiftSettings: numeric),
         .target(name: "Dataset", dependencies: ["Environments", "Media"], swiftSettings: strict),
 
+        // MARK: Blocking work off the cooperative pool (bus I/O, long compute)
+        .target(name: "Blocking", swiftSettings: strict),
+
         // MARK: Message bus
-        .target(name: "Checksum", swiftSettings: strict),
+        .target(name: "Checksum", swiftSettings: numeric),
         .target(name: "Bus", dependencies: ["Checksum", logging], swiftSettings: strict),
-        .target(name: "BusEmbedded", dependencies: ["Bus", "Checksum", logging], swiftSettings: strict),
-        .target(name: "BusKafka", dependencies: ["Bus", "CRdKafka", logging], swiftSettings: strict),
+        .target(name: "BusEmbedded", dependencies: ["Bus", "Blocking", "Checksum", logging], swiftSettings: strict),
+        .target(name: "BusKafka", dependencies: ["Bus", "Blocking", "CRdKafka", logging], swiftSettings: strict),
         .target(name: "TopicCatalog", dependencies: ["Bus", yams], swiftSettings: strict),
 
         // MARK: Command line (the only place that picks embedded or Kafka)
@@ -91,13 +94,13 @@ let package = Package(
                 swiftSettings: strict),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], swiftSettings: strict),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "SeededRandom"],
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "SeededRandom", "Blocking"],
                     swiftSettings: strict),
         // Clips played by the built-in experts, for the plan model's tests and benchmark (the model
         // itself knows nothing of environments).
         .target(name: "VideoTestKit", dependencies: ["VideoDiffusion", "Dataset", "Environments"], path: "Tests/VideoTestKit",
                 swiftSettings: strict),
-        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor"],
+        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(

@@ -1,3 +1,4 @@
+import Blocking
 import Bus
 import CRdKafka
 import Logging

@@ -38,7 +38,7 @@ struct CLIProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        return running.finish()
+        return await running.finish()
     }
 
     /// A process in flight, whose output can be watched while it runs.
@@ -89,12 +89,17 @@ struct CLIProcess: Sendable {
 
         /// Waits for the process to end; one still running after `timeout` is killed (and its
         /// status shows it), so a hung command fails its test instead of hanging the run.
-        func finish(timeout: Duration = .seconds(120)) -> Result {
+        /// It waits by sleeping, never by blocking one of the test process's few pool threads:
+        /// other tests run on them (a blocked pool once stalled a test's producer past its
+        /// consumers' idle exit).
+        func finish(timeout: Duration = .seconds(120)) async -> Result {
             let deadline = ContinuousClock.now + timeout
-            while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning { kill() }
-            process.waitUntilExit()
-            Thread.sleep(forTimeInterval: 0.05)  // let the readability handlers drain
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if process.isRunning {
+                kill()
+                while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+            }
+            try? await Task.sleep(for: .milliseconds(50))  // let the readability handlers drain
             return Result(status: process.terminationStatus,
                           stdout: output.bytes.withLock { String(decoding: $0, as: UTF8.self) },
                           stderr: errors.bytes.withLock { String(decoding: $0, as: UTF8.self) })

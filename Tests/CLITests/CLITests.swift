@@ -68,10 +68,10 @@ struct CLITests {
             }
         }
         producer.closeInput()
-        let produced = producer.finish()
+        let produced = await producer.finish()
         #expect(produced.status == 0, "\(produced.stderr)")
-        let fromA = a.finish()
-        let fromB = b.finish()
+        let fromA = await a.finish()
+        let fromB = await b.finish()
         #expect(fromA.status != 0, "A was killed")
         #expect(!fromA.lines.isEmpty, "A printed before it died")
         let values = (fromA.lines + fromB.lines).compactMap { $0.split(separator: "\t").last.map(String.init) }

@@ -1,3 +1,4 @@
+import Blocking
 import Environments
 import Foundation
 import Media
@@ -16,30 +17,51 @@ struct BridgeTests {
         return FileManager.default.fileExists(atPath: root + "/.venv/lib/python3.11/site-packages/metaworld")
     }
 
+    /// What one session with the MetaWorld bridge showed.
+    struct Session: Sendable {
+        var tasks: [TaskInfo]
+        var cameras: [String]
+        var first: Observation
+        var last: Observation
+        var again: Observation
+        var unknownTask: Result<Observation, any Error>
+        var outOfRange: Result<StepResult, any Error>
+    }
+
+    // The bridge's calls block on a child process (MetaWorld's import alone takes seconds), so the
+    // tests talk to it from a thread of their own and leave the cooperative pool to other tests.
+
     @Test("reset, step and the expert round-trip through the bridge", .enabled(if: available))
-    func roundTrip() throws {
-        let env = try BridgeEnvironment.metaWorld(python: Self.python, script: Self.script)
-        defer { env.close() }
-        #expect(env.tasks.count == 11 && env.cameras == ["corner", "corner2", "corner3"])
-        let first = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
-        #expect(first.frame.width == 48 && first.frame.height == 48)
-        #expect(first.proprioception.count == 4)
-        var last = first
-        for _ in 0..<5 { last = try env.step(try env.expertAction()).observation }
-        #expect(last.proprioception != first.proprioception, "the expert did not move the arm")
-        // The same seed gives the same first frame.
-        let again = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
-        #expect(again.frame == first.frame)
-        #expect(throws: EnvironmentError.self) { try env.reset(task: "juggle", seed: 0, camera: "corner", resolution: 48) }
-        #expect(throws: EnvironmentError.self) { try env.step([2, 0, 0, 0]) }
+    func roundTrip() async throws {
+        let seen = try await Blocking.onOwnThread { () throws -> Session in
+            let env = try BridgeEnvironment.metaWorld(python: Self.python, script: Self.script)
+            defer { env.close() }
+            let first = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
+            var last = first
+            for _ in 0..<5 { last = try env.step(try env.expertAction()).observation }
+            // The same seed gives the same first frame.
+            let again = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
+            return Session(tasks: env.tasks, cameras: env.cameras, first: first, last: last, again: again,
+                           unknownTask: Result { try env.reset(task: "juggle", seed: 0, camera: "corner", resolution: 48) },
+                           outOfRange: Result { try env.step([2, 0, 0, 0]) })
+        }
+        #expect(seen.tasks.count == 11 && seen.cameras == ["corner", "corner2", "corner3"])
+        #expect(seen.first.frame.width == 48 && seen.first.frame.height == 48)
+        #expect(seen.first.proprioception.count == 4)
+        #expect(seen.last.proprioception != seen.first.proprioception, "the expert did not move the arm")
+        #expect(seen.again.frame == seen.first.frame)
+        #expect(throws: EnvironmentError.self) { try seen.unknownTask.get() }
+        #expect(throws: EnvironmentError.self) { try seen.outOfRange.get() }
     }
 
     @Test("a bridge that dies is an error naming it, never a hang")
-    func deadBridge() throws {
+    func deadBridge() async throws {
         // A "server" that reads the greeting and exits with a message.
-        let error = #expect(throws: EnvironmentError.self) {
-            _ = try BridgeEnvironment(command: "/bin/sh", arguments: ["-c", "head -c 8 >/dev/null; echo boom >&2; exit 3"],
-                                      timeout: .seconds(20))
+        let error = await #expect(throws: EnvironmentError.self) {
+            try await Blocking.onOwnThread {
+                try BridgeEnvironment(command: "/bin/sh", arguments: ["-c", "head -c 8 >/dev/null; echo boom >&2; exit 3"],
+                                      timeout: .seconds(20)).close()
+            }
         }
         let text = error?.description ?? ""
         #expect(text.contains("closed the connection"))
@@ -47,9 +69,11 @@ struct BridgeTests {
     }
 
     @Test("a bridge that never answers times out")
-    func silentBridge() throws {
-        #expect(throws: EnvironmentError.self) {
-            _ = try BridgeEnvironment(command: "/bin/sh", arguments: ["-c", "sleep 30"], timeout: .seconds(1))
+    func silentBridge() async throws {
+        await #expect(throws: EnvironmentError.self) {
+            try await Blocking.onOwnThread {
+                try BridgeEnvironment(command: "/bin/sh", arguments: ["-c", "sleep 30"], timeout: .seconds(1)).close()
+            }
         }
     }
 }
