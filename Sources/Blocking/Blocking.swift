@@ -13,9 +13,7 @@ public enum Blocking {
     /// Short blocking calls (file I/O with fsync, librdkafka calls that wait briefly), on a shared
     /// concurrent dispatch queue.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
+        try await run(on: queue, body)
     }
 
     /// Runs `body` on `queue` (a serial queue that owns some C handle) and waits for it.

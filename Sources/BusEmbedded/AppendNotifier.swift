@@ -9,6 +9,8 @@ final class AppendNotifier: Sendable {
         case arriving
         case parked(CheckedContinuation<Void, Never>)
         case woken
+
+        var isWoken: Bool { if case .woken = self { true } else { false } }
     }
 
     private struct State {
@@ -52,7 +54,7 @@ final class AppendNotifier: Sendable {
         }
         await withCheckedContinuation { continuation in
             let resumeNow = state.withLock { state -> Bool in
-                if state.version != version || { if case .woken = state.waiters[id] { true } else { false } }() {
+                if state.version != version || state.waiters[id]?.isWoken == true {
                     state.waiters[id] = nil
                     return true
                 }

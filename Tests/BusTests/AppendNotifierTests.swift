@@ -20,19 +20,28 @@ struct AppendNotifierTests {
         return done.load(ordering: .acquiring)
     }
 
+    /// `waiters` tasks each waiting `rounds` times with timeouts of 0 to `maxMicroseconds` - 1 µs,
+    /// while `appends` appends are signalled alongside.
+    private func shortWaits(on notifier: AppendNotifier, waiters: Int, rounds: Int, maxMicroseconds: Int,
+                            appends: Int = 0) async {
+        await withTaskGroup(of: Void.self) { group in
+            for waiter in 0..<waiters {
+                group.addTask {
+                    for round in 0..<rounds {
+                        await notifier.wait(since: notifier.version,
+                                            timeout: .microseconds((waiter + round) % maxMicroseconds))
+                    }
+                }
+            }
+            group.addTask { for _ in 0..<appends { notifier.bump(); await Task.yield() } }
+        }
+    }
+
     @Test("waits whose timeout elapses around the moment they park all return")
     func shortTimeouts() async {
         let notifier = AppendNotifier()
         let returned = await finishes(within: .seconds(120)) {
-            await withTaskGroup(of: Void.self) { group in
-                for waiter in 0..<4 {
-                    group.addTask {
-                        for round in 0..<5_000 {
-                            await notifier.wait(since: notifier.version, timeout: .microseconds((waiter + round) % 30))
-                        }
-                    }
-                }
-            }
+            await shortWaits(on: notifier, waiters: 4, rounds: 5_000, maxMicroseconds: 30)
         }
         #expect(returned, "a waiter missed its timeout and never returned")
         #expect(notifier.pendingWaiters == 0)
@@ -56,16 +65,7 @@ struct AppendNotifierTests {
     func racingWaiters() async {
         let notifier = AppendNotifier()
         let returned = await finishes(within: .seconds(120)) {
-            await withTaskGroup(of: Void.self) { group in
-                for waiter in 0..<8 {
-                    group.addTask {
-                        for round in 0..<1_000 {
-                            await notifier.wait(since: notifier.version, timeout: .microseconds((waiter + round) % 50))
-                        }
-                    }
-                }
-                group.addTask { for _ in 0..<4_000 { notifier.bump(); await Task.yield() } }
-            }
+            await shortWaits(on: notifier, waiters: 8, rounds: 1_000, maxMicroseconds: 50, appends: 4_000)
         }
         #expect(returned)
         #expect(notifier.pendingWaiters == 0)

@@ -30,15 +30,7 @@ struct CLIProcess: Sendable {
         let running = try Running(arguments)
         running.write(stdin)
         running.closeInput()
-        let deadline = ContinuousClock.now + timeout
-        while running.isRunning {
-            if ContinuousClock.now > deadline {
-                running.kill()
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return await running.finish()
+        return await running.finish(timeout: timeout)
     }
 
     /// A process in flight, whose output can be watched while it runs.
