@@ -44,14 +44,16 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
 
 /// Expert success per task and camera, as `summary.json` stores it.
 public struct CollectionSummary: Codable, Sendable {
+    // Constants: the success rates are computed once from the counts (and written to the JSON
+    // for readers), so nothing may change the counts afterwards.
     public struct Cell: Codable, Sendable {
-        public var task: String
-        public var camera: String
-        public var isHard: Bool
-        public var attempted: Int
-        public var succeeded: Int
-        public var successRate: Double
-        public var meanSteps: Double
+        public let task: String
+        public let camera: String
+        public let isHard: Bool
+        public let attempted: Int
+        public let succeeded: Int
+        public let successRate: Double
+        public let meanSteps: Double
 
         enum CodingKeys: String, CodingKey {
             case task, camera, isHard = "is_hard", attempted, succeeded, successRate = "success_rate", meanSteps = "mean_steps"
@@ -68,16 +70,16 @@ public struct CollectionSummary: Codable, Sendable {
         }
     }
 
-    public var environment: String
-    public var resolution: Int
-    public var seedStart: UInt64
-    public var episodesPerCell: Int
-    public var keptFailures: Bool
-    public var cells: [Cell]
-    public var overallSuccessRate: Double
+    public let environment: String
+    public let resolution: Int
+    public let seedStart: UInt64
+    public let episodesPerCell: Int
+    public let keptFailures: Bool
+    public let cells: [Cell]
+    public let overallSuccessRate: Double
     /// The same over the hard subset and over the rest, reported separately.
-    public var hardSuccessRate: Double
-    public var easySuccessRate: Double
+    public let hardSuccessRate: Double
+    public let easySuccessRate: Double
 
     enum CodingKeys: String, CodingKey {
         case environment, resolution, seedStart = "seed_start", episodesPerCell = "episodes_per_cell"
