@@ -166,11 +166,28 @@ struct BusCommand: AsyncParsableCommand {
 
 /// Prints records until `max` or `idleExit`; commits what was printed when `commit`.
 private func printRecords(from consumer: BusConsumer, max: Int?, idleExit: Double?, commit: Bool) async throws {
-    var printed = 0
+    try await readRecords(from: consumer, max: max, idleExit: idleExit, commit: commit) { batch in
+        var out = ""
+        for record in batch {
+            if let defect = record.defect {
+                printError("\(record.topic)[\(record.partition)] offset \(record.offset): undecodable record: \(defect)")
+            } else {
+                out += RecordLine.format(record) + "\n"
+            }
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}
+
+/// Hands batches of records to `handle` until `max` records or `idleExit` seconds with nothing
+/// new; commits each batch after `handle` returns when `commit` (a group member's reads).
+func readRecords(from consumer: BusConsumer, max: Int?, idleExit: Double?, commit: Bool,
+                 _ handle: ([BusRecord]) -> Void) async throws {
+    var taken = 0
     var lastRecord = ContinuousClock.now
     let joinDeadline = ContinuousClock.now + .seconds(30)
     let idle = idleExit.map { Duration.milliseconds(Int64($0 * 1000)) }
-    while max.map({ printed < $0 }) ?? true {
+    while max.map({ taken < $0 }) ?? true {
         let batch = try await consumer.poll(maxRecords: 500, timeout: .milliseconds(250))
         if batch.isEmpty {
             // A group member has nothing to read until the group gave it partitions; joining may
@@ -182,17 +199,9 @@ private func printRecords(from consumer: BusConsumer, max: Int?, idleExit: Doubl
             continue
         }
         lastRecord = ContinuousClock.now
-        let taken = max.map { Array(batch.prefix($0 - printed)) } ?? batch
-        var out = ""
-        for record in taken {
-            if let defect = record.defect {
-                printError("\(record.topic)[\(record.partition)] offset \(record.offset): undecodable record: \(defect)")
-            } else {
-                out += RecordLine.format(record) + "\n"
-            }
-        }
-        FileHandle.standardOutput.write(Data(out.utf8))
-        printed += taken.count
-        if commit { try await consumer.commit(taken) }
+        let wanted = max.map { Array(batch.prefix($0 - taken)) } ?? batch
+        handle(wanted)
+        taken += wanted.count
+        if commit { try await consumer.commit(wanted) }
     }
 }

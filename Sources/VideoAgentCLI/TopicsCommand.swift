@@ -159,10 +159,7 @@ struct TopicsCommand: AsyncParsableCommand {
                 let options = try BusOptions.parse(["--bus", bus] + (common.topics.map { ["--topics", $0] } ?? []))
                 try await using(try await options.open()) { messageBus in
                     try await using(try await messageBus.makeReplay(topic: topic, from: .beginning)) { replay in
-                        var last = ContinuousClock.now
-                        while ContinuousClock.now - last < .milliseconds(Int64(idleExit * 1000)) {
-                            let batch = try await replay.poll(maxRecords: 500, timeout: .milliseconds(250))
-                            if !batch.isEmpty { last = ContinuousClock.now }
+                        try await readRecords(from: replay, max: nil, idleExit: idleExit, commit: false) { batch in
                             for record in batch {
                                 let place = "\(record.topic)[\(record.partition)] offset \(record.offset)"
                                 if let defect = record.defect {
