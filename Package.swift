@@ -24,6 +24,7 @@ let numeric: [SwiftSetting] = strict + [
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
 
 let package = Package(
     name: "VideoAgent",
@@ -40,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // MARK: C libraries from Debian's -dev packages
@@ -65,7 +67,7 @@ let package = Package(
         // MARK: Message bus
         .target(name: "Checksum", swiftSettings: numeric),
         .target(name: "Bus", dependencies: ["Checksum", logging], swiftSettings: strict),
-        .target(name: "BusEmbedded", dependencies: ["Bus", "Blocking", "Checksum", logging], swiftSettings: strict),
+        .target(name: "BusEmbedded", dependencies: ["Bus", "Blocking", "Checksum", logging, metrics], swiftSettings: strict),
         .target(name: "BusKafka", dependencies: ["Bus", "Blocking", "CRdKafka", logging], swiftSettings: strict),
         .target(name: "TopicCatalog", dependencies: ["Bus", yams], swiftSettings: strict),
 

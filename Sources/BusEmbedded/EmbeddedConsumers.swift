@@ -70,7 +70,19 @@ final class EmbeddedGroupConsumer: RawConsumer, @unchecked Sendable {
             for tp in owned.subtracting(known) {
                 let log = try transport.log(tp)
                 if let committed = try coordinator.committedOffset(tp) {
-                    starts[tp] = max(committed, log.startOffset)
+                    let end = try log.endOffset
+                    if committed > end {
+                        // Offsets are never reused, so a commit past the end means the log lost its
+                        // tail (files deleted or restored from an older copy). Policy: resume at the
+                        // end, so every record written from now on is read; nothing is skipped.
+                        transport.logger.error("committed offset is beyond the end of the log; resuming at the end", metadata: [
+                            "group": "\(coordinator.group)", "partition": "\(tp)", "committed": "\(committed)",
+                            "end": "\(end)",
+                        ])
+                        starts[tp] = end
+                    } else {
+                        starts[tp] = max(committed, log.startOffset)
+                    }
                 } else {
                     starts[tp] = options.autoOffsetReset == .earliest ? log.startOffset : try log.endOffset
                 }

@@ -24,6 +24,9 @@ struct FrameScanner {
         self.limit = limit
     }
 
+    /// Continues at `position` (past a damaged stretch).
+    mutating func seek(to position: Int) { self.position = position }
+
     /// The frame at `position` (advancing past it when it is a record); nil at `limit`.
     mutating func next() throws -> RecordFrame.Peek? {
         guard position < limit else { return nil }

@@ -41,8 +41,17 @@ struct LogSettings: Sendable, Equatable {
 ///
 /// Several processes may open the same directory. Appends take an exclusive `flock` on the
 /// partition's lock file, so a writer always sees the true tail; readers never lock and only
-/// serve whole, checksum-valid records. A torn tail (a writer died mid-append) is cut by the next
-/// writer; a bad record followed by good ones is corruption and is reported, never cut.
+/// serve whole, checksum-valid records.
+///
+/// What a damaged disk or a crash leaves behind (docs/embedded-bus.md):
+/// - An *incomplete* last frame (or a zero-filled tail) is a torn write: a writer died mid-append
+///   before the batch was acknowledged. Readers do not serve it; the next writer cuts it.
+/// - Anything else that is not a valid record is *damage*. It is never cut and its offsets are
+///   never given to new records. Readers skip to the next valid frame and deliver one record with
+///   a ``BusRecord/defect`` naming the lost offsets, so consumers report it and move on; the
+///   damage is also logged and counted (`videoagent_bus_damaged_records_total`).
+/// - Offsets missing between records or segments (a deleted segment file, a repaired segment)
+///   are delivered the same way.
 final class PartitionLog: @unchecked Sendable {
     // All mutable state is guarded by `lock`.
     let topic: String
@@ -50,9 +59,10 @@ final class PartitionLog: @unchecked Sendable {
     let directory: String
     let settings: LogSettings
     private let logger: Logger
-    private let lock = NSLock()
-    private let lockFile: PosixFile
-    private var segments: [Segment] = []
+    let lock = NSLock()
+    let lockFile: PosixFile
+    /// Segments in offset order; the last one is active (appended to).
+    var segments: [Segment] = []
     private var lastRefreshMs: Int64 = 0
 
     static let indexIntervalBytes = 4096
@@ -63,24 +73,50 @@ final class PartitionLog: @unchecked Sendable {
         var timestampMs: Int64
     }
 
+    /// A stretch of a segment that holds no valid record, and the offsets it stands for.
+    struct Damage: Equatable {
+        var startByte: Int
+        var endByte: Int
+        /// The offsets `firstOffset..<endOffset` are lost (possibly none).
+        var firstOffset: Int64
+        var endOffset: Int64
+        var reason: String
+    }
+
     final class Segment {
         let base: Int64
         let path: String
         let file: PosixFile
-        /// Bytes at the start of the file that hold verified records.
+        /// Bytes at the start of the file that have been examined: valid records and damage.
         var verifiedBytes = 0
         var nextOffset: Int64
+        /// The newest record's timestamp; `.min` until the segment is verified or holds none.
         var lastTimestampMs: Int64 = .min
         var index: [IndexEntry] = []
         var indexedUpTo = -PartitionLog.indexIntervalBytes
-        /// Where an invalid tail was last examined, so a reader does not search it again each poll.
-        var examinedInvalidTail: (position: Int, fileSize: Int)?
+        var damage: [Damage] = []
+        /// Offsets skipped between two valid records (a repaired segment).
+        var gaps: [Range<Int64>] = []
+        /// Where a torn tail was last examined, so a reader does not search it again each poll.
+        var examinedTornTail: (position: Int, fileSize: Int)?
 
         init(base: Int64, path: String, file: PosixFile) {
             self.base = base
             self.path = path
             self.file = file
             self.nextOffset = base
+        }
+
+        /// Back to "never examined", so the next verify scans the whole file.
+        func forgetScan() {
+            verifiedBytes = 0
+            nextOffset = base
+            lastTimestampMs = .min
+            index = []
+            indexedUpTo = -PartitionLog.indexIntervalBytes
+            damage = []
+            gaps = []
+            examinedTornTail = nil
         }
     }
 
@@ -159,42 +195,20 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     /// Writes the sparse index of a full segment so later opens need not scan it.
-    private func seal(_ segment: Segment) throws {
-        var out: [UInt8] = []
-        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        put(UInt32(0x5641_4958))  // "VAIX"
-        put(UInt64(segment.verifiedBytes))
-        put(UInt64(bitPattern: segment.nextOffset))
-        put(UInt64(bitPattern: segment.lastTimestampMs))
-        put(UInt32(segment.index.count))
-        for entry in segment.index {
-            put(UInt64(bitPattern: entry.offset))
-            put(UInt64(entry.position))
-            put(UInt64(bitPattern: entry.timestampMs))
-        }
-        try FileSystem.writeAtomically(out, to: indexPath(segment.base))
+    func seal(_ segment: Segment) throws {
+        try FileSystem.writeAtomically(SegmentIndex.encode(segment), to: indexPath(segment.base))
     }
 
     private func loadIndex(into segment: Segment, fileSize: Int) -> Bool {
-        guard let bytes = try? FileSystem.readAll(indexPath(segment.base)), bytes.count >= 32 else { return false }
-        return bytes.withUnsafeBytes { raw -> Bool in
-            func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-            guard UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)) == 0x5641_4958,
-                  Int(u64(4)) == fileSize
-            else { return false }
-            let count = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
-            guard bytes.count == 32 + count * 24 else { return false }
-            segment.verifiedBytes = fileSize
-            segment.nextOffset = Int64(bitPattern: u64(12))
-            segment.lastTimestampMs = Int64(bitPattern: u64(20))
-            segment.index = (0..<count).map { i in
-                let at = 32 + i * 24
-                return IndexEntry(offset: Int64(bitPattern: u64(at)), position: Int(u64(at + 8)),
-                                  timestampMs: Int64(bitPattern: u64(at + 16)))
-            }
-            segment.indexedUpTo = segment.index.last?.position ?? segment.indexedUpTo
-            return true
-        }
+        guard let bytes = try? FileSystem.readAll(indexPath(segment.base)),
+              let index = SegmentIndex.decode(bytes, fileSize: fileSize, base: segment.base)
+        else { return false }
+        segment.verifiedBytes = fileSize
+        segment.nextOffset = index.nextOffset
+        segment.lastTimestampMs = index.lastTimestampMs
+        segment.index = index.entries
+        segment.indexedUpTo = index.entries.last?.position ?? segment.indexedUpTo
+        return true
     }
 
     /// Deletes whole sealed segments past `retention.ms` or beyond `retention.bytes`.
@@ -202,8 +216,11 @@ final class PartitionLog: @unchecked Sendable {
         let now = FileSystem.nowMs
         while segments.count > 1 {
             let oldest = segments[0]
+            // A segment found on disk is judged by its real newest record, never by "unknown".
+            try ensureVerified(oldest)
             let total = segments.reduce(0) { $0 + Int64($1.verifiedBytes) }
-            let expired = settings.retentionMs >= 0 && oldest.lastTimestampMs < now - settings.retentionMs
+            let expired = settings.retentionMs >= 0 && oldest.lastTimestampMs != .min
+                && oldest.lastTimestampMs < now - settings.retentionMs
             let oversized = settings.retentionBytes >= 0 && total - Int64(oldest.verifiedBytes) >= settings.retentionBytes
                 && total > settings.retentionBytes
             guard expired || oversized else { break }
@@ -231,7 +248,7 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     /// Records from `offset` on, up to `maxRecords` or about `maxBytes`. An offset before the log
-    /// start continues at the log start.
+    /// start continues at the log start. Lost offsets come as one record with a `defect` each.
     func read(from offset: Int64, maxRecords: Int, maxBytes: Int) throws -> ReadResult {
         try lock.withLock {
             if offset >= endOffsetLocked() {
@@ -241,29 +258,59 @@ final class PartitionLog: @unchecked Sendable {
             var position = max(offset, startOffsetLocked())
             var records: [BusRecord] = []
             var bytes = 0
+            var lastTimestamp: Int64 = 0
+            func lost(_ range: Range<Int64>, _ why: String) {
+                guard !range.isEmpty else { return }
+                records.append(lostRecords(range, why, timestampMs: lastTimestamp))
+                position = range.upperBound
+            }
             while records.count < maxRecords, bytes < maxBytes, position < endOffsetLocked(),
                   let segment = segments.last(where: { $0.base <= position })
             {
                 try ensureVerified(segment)
                 guard position < segment.nextOffset else {
                     guard let next = segments.first(where: { $0.base > segment.base }) else { break }
+                    if next.base > position {
+                        lost(position..<next.base, "the segment file holding them is missing from \(directory)")
+                    }
                     position = next.base
                     continue
                 }
                 var scanner = scanner(segment, from: seekPosition(in: segment, for: position), limit: segment.verifiedBytes)
-                while records.count < maxRecords, bytes < maxBytes, let peek = try scanner.next() {
+                while records.count < maxRecords, bytes < maxBytes, position < segment.nextOffset,
+                      let peek = try scanner.next()
+                {
                     guard case .record(let record, let size) = peek else {
-                        throw BusError.corrupt("\(segment.path) at byte \(scanner.position): \(describe(peek))")
+                        let damage = try damage(in: segment, at: scanner.position)
+                        lost(max(damage.firstOffset, position)..<damage.endOffset,
+                             "damaged bytes \(damage.startByte)..<\(damage.endByte) of \(segment.path): \(damage.reason)")
+                        scanner.seek(to: damage.endByte)
+                        continue
                     }
                     guard record.offset >= position else { continue }
+                    lost(position..<record.offset, "no record holds them in \(segment.path) (removed by a repair?)")
                     records.append(record)
                     bytes += size
                     position = record.offset + 1
+                    lastTimestamp = record.timestampMs
                 }
-                if position < segment.nextOffset { break }  // a limit was reached
+                if position < segment.nextOffset {
+                    if records.count >= maxRecords || bytes >= maxBytes { break }
+                    // The segment's verified bytes end before its offsets do (cannot happen after a
+                    // verified scan); never loop on it.
+                    lost(position..<segment.nextOffset, "the end of \(segment.path) is unreadable")
+                }
             }
             return ReadResult(records: records, nextOffset: position)
         }
+    }
+
+    /// A record standing for lost offsets `range`: its offset is the last of them, so committing
+    /// through it commits past all of them.
+    private func lostRecords(_ range: Range<Int64>, _ why: String, timestampMs: Int64) -> BusRecord {
+        let what = range.count == 1 ? "offset \(range.lowerBound) is" : "offsets \(range.lowerBound)..<\(range.upperBound) are"
+        return BusRecord(topic: topic, partition: partition, offset: range.upperBound - 1, timestampMs: timestampMs,
+                         key: nil, value: [], headers: [], defect: "\(what) lost: \(why)")
     }
 
     /// The first offset whose record has a timestamp at or after `timestampMs` (the end offset when none).
@@ -277,7 +324,8 @@ final class PartitionLog: @unchecked Sendable {
                 var scanner = scanner(segment, from: start, limit: segment.verifiedBytes)
                 while let peek = try scanner.next() {
                     guard case .record(let record, _) = peek else {
-                        throw BusError.corrupt("\(segment.path) at byte \(scanner.position): \(describe(peek))")
+                        scanner.seek(to: try damage(in: segment, at: scanner.position).endByte)
+                        continue
                     }
                     if record.timestampMs >= timestampMs { return record.offset }
                 }
@@ -296,7 +344,7 @@ final class PartitionLog: @unchecked Sendable {
     private func endOffsetLocked() -> Int64 { segments.last?.nextOffset ?? 0 }
     private var maxBodyBytes: Int { settings.maxMessageBytes + 64 * 1024 }
 
-    private func scanner(_ segment: Segment, from position: Int, limit: Int) -> FrameScanner {
+    func scanner(_ segment: Segment, from position: Int, limit: Int) -> FrameScanner {
         FrameScanner(file: segment.file, topic: topic, partition: partition, maxBody: maxBodyBytes, from: position,
                      limit: limit)
     }
@@ -337,8 +385,8 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     /// Brings the segment list and the verified tail up to date with the files.
-    /// As the writer (holding the flock), an invalid or partial tail is cut off.
-    private func refresh(asWriter: Bool) throws {
+    /// As the writer (holding the flock), a torn tail is cut off.
+    func refresh(asWriter: Bool) throws {
         let names = try FileSystem.list(directory).filter { $0.hasSuffix(".log") }
         let bases = names.compactMap { Int64($0.dropLast(4)) }.sorted()
         segments.removeAll { segment in !bases.contains(segment.base) }
@@ -360,80 +408,100 @@ final class PartitionLog: @unchecked Sendable {
         try verify(segment, asWriter: false)
     }
 
-    /// Extends the verified prefix of `segment` to the end of its file. Sealed segments load their
-    /// saved index instead of being scanned; damage in a sealed segment is always corruption.
-    private func verify(_ segment: Segment, asWriter: Bool) throws {
-        let size = try segment.file.size
+    /// Extends the examined prefix of `segment` to the end of its file. Sealed segments load their
+    /// saved index instead of being scanned (their damage is then found when read).
+    func verify(_ segment: Segment, asWriter: Bool, useIndex: Bool = true, limit: Int? = nil) throws {
+        let size = try limit ?? segment.file.size
         let sealed = segment !== segments.last
-        if sealed, segment.verifiedBytes == 0, loadIndex(into: segment, fileSize: size) { return }
+        if useIndex, sealed, segment.verifiedBytes == 0, loadIndex(into: segment, fileSize: size) { return }
         guard size > segment.verifiedBytes else { return }
-        if !asWriter, !sealed, let examined = segment.examinedInvalidTail, examined.fileSize == size { return }
+        if !asWriter, !sealed, let examined = segment.examinedTornTail, examined.fileSize == size { return }
         var scanner = scanner(segment, from: segment.verifiedBytes, limit: size)
         while let peek = try scanner.next() {
             guard case .record(let record, _) = peek else {
-                if sealed {
-                    throw BusError.corrupt("\(segment.path) at byte \(scanner.position): \(describe(peek))")
+                let position = scanner.position
+                guard let damage = try locateDamage(in: segment, at: position, limit: size, sealed: sealed) else {
+                    try handleTornTail(segment, at: position, fileSize: size, asWriter: asWriter)
+                    return
                 }
-                try handleBadTail(segment, at: scanner.position, fileSize: size, reason: peek, asWriter: asWriter)
-                return
+                register(damage, in: segment)
+                segment.verifiedBytes = damage.endByte
+                scanner.seek(to: damage.endByte)
+                continue
             }
             noteRecord(in: segment, offset: record.offset, position: segment.verifiedBytes, timestampMs: record.timestampMs)
-            segment.nextOffset = record.offset + 1
-            segment.lastTimestampMs = record.timestampMs
+            if record.offset > segment.nextOffset { segment.gaps.append(segment.nextOffset..<record.offset) }
+            segment.nextOffset = max(segment.nextOffset, record.offset + 1)
+            segment.lastTimestampMs = max(segment.lastTimestampMs, record.timestampMs)
             segment.verifiedBytes = scanner.position
         }
-        segment.examinedInvalidTail = nil
+        segment.examinedTornTail = nil
     }
 
-    private func handleBadTail(_ segment: Segment, at position: Int, fileSize: Int, reason: RecordFrame.Peek,
-                               asWriter: Bool) throws {
-        if let later = try validFrame(in: segment, after: position, fileSize: fileSize) {
-            throw BusError.corrupt(
-                "\(segment.path): the record at byte \(position) is damaged (\(describe(reason))) but valid records "
-                    + "follow at byte \(later); refusing to cut acknowledged data. Move the segment aside to recover.")
-        }
+    private func handleTornTail(_ segment: Segment, at position: Int, fileSize: Int, asWriter: Bool) throws {
         if asWriter {
             logger.warning("cutting torn tail left by an interrupted write", metadata: [
                 "segment": "\(segment.path)", "validBytes": "\(position)", "tornBytes": "\(fileSize - position)",
             ])
             try segment.file.truncate(to: position)
             try segment.file.sync()
-            segment.examinedInvalidTail = nil
+            segment.examinedTornTail = nil
         } else {
             // A writer may be mid-append, or died; either way the bytes are not served.
-            segment.examinedInvalidTail = (position, fileSize)
+            segment.examinedTornTail = (position, fileSize)
         }
     }
 
-    /// Searches for a whole valid record starting after `position` (proof of mid-log damage).
-    private func validFrame(in segment: Segment, after position: Int, fileSize: Int) throws -> Int? {
-        guard fileSize - position > RecordFrame.prefixBytes else { return nil }
-        let bytes = try segment.file.read(at: position, count: fileSize - position)
-        return bytes.withUnsafeBytes { raw -> Int? in
-            var at = 1
-            while at + RecordFrame.prefixBytes <= raw.count {
-                if case .record(let record, _) = RecordFrame.peek(UnsafeRawBufferPointer(rebasing: raw[at...]),
-                                                                   topic: topic, partition: partition,
-                                                                   maxBody: maxBodyBytes),
-                   record.offset >= segment.nextOffset
-                {
-                    return position + at
-                }
-                at += 1
-            }
-            return nil
-        }
+    /// The damage starting at byte `position` of a verified segment: registered by a scan, or
+    /// found by scanning the segment now (a sealed segment whose index was loaded instead).
+    private func damage(in segment: Segment, at position: Int) throws -> Damage {
+        if let known = segment.damage.first(where: { $0.startByte == position }) { return known }
+        let size = segment.verifiedBytes
+        segment.forgetScan()
+        try verify(segment, asWriter: false, useIndex: false, limit: size)
+        if let known = segment.damage.first(where: { $0.startByte == position }) { return known }
+        // The bytes changed under us; report them as unreadable up to the segment's end.
+        let damage = Damage(startByte: position, endByte: segment.verifiedBytes, firstOffset: segment.nextOffset,
+                            endOffset: segment.nextOffset, reason: "changed while being read")
+        return damage
     }
 
-    private func describe(_ peek: RecordFrame.Peek) -> String {
-        switch peek {
-        case .invalid(let why): return why
-        case .incomplete: return "record cut short"
-        case .record: return "valid"
+    /// Finds the extent of bytes at `position` that do not form a valid record. Returns nil for a
+    /// torn tail of the active segment (an incomplete last frame, or zeros to the end).
+    private func locateDamage(in segment: Segment, at position: Int, limit: Int, sealed: Bool) throws -> Damage? {
+        let expected = segment.nextOffset
+        let rest = try segment.file.read(at: position, count: limit - position)
+        let damaged = DamageLocator(bytes: rest, topic: topic, partition: partition, maxBody: maxBodyBytes,
+                                    expectedOffset: expected)
+        if let (distance, offset) = damaged.nextValidFrame() {
+            return Damage(startByte: position, endByte: position + distance, firstOffset: expected,
+                          endOffset: max(offset, expected), reason: damaged.reason)
         }
+        if !sealed, damaged.looksTorn { return nil }
+        let following = segments.first(where: { $0.base > segment.base })?.base
+        let end = sealed ? max(following ?? segment.nextOffset, segment.nextOffset) : damaged.inferredEndOffset
+        return Damage(startByte: position, endByte: limit, firstOffset: expected, endOffset: max(end, expected + 1),
+                      reason: damaged.reason)
     }
 
-    private func indexPath(_ base: Int64) -> String { directory + "/" + String(Self.segmentName(base).dropLast(4)) + ".index" }
+    private var reported: Set<String> = []
+
+    /// Records damage in the segment and reports it once per process.
+    private func register(_ damage: Damage, in segment: Segment) {
+        if !segment.damage.contains(damage) { segment.damage.append(damage) }
+        segment.nextOffset = max(segment.nextOffset, damage.endOffset)
+        let key = "\(segment.path)@\(damage.startByte)"
+        guard reported.insert(key).inserted else { return }
+        let lost = damage.endOffset - damage.firstOffset
+        DamageMetrics.record(topic: topic, partition: partition, lostRecords: lost)
+        logger.error("damaged records in the embedded log; they are skipped and their offsets never reused", metadata: [
+            "segment": "\(segment.path)", "bytes": "\(damage.startByte)..<\(damage.endByte)",
+            "offsets": "\(damage.firstOffset)..<\(damage.endOffset)", "reason": "\(damage.reason)",
+            "fix": "videoagent bus check --bus embedded://… [--repair]",
+        ])
+    }
+
+    func indexPath(_ base: Int64) -> String { directory + "/" + String(Self.segmentName(base).dropLast(4)) + ".index" }
 
     static func segmentName(_ base: Int64) -> String {
         let digits = String(base)

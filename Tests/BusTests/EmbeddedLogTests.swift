@@ -56,23 +56,161 @@ struct EmbeddedLogTests {
         #expect(try values(log2) == ["v0", "v1", "v2", "v3"])
     }
 
-    @Test("damage in the middle of the log is reported as corruption, never cut")
+    private func flipByte(in path: String, at position: (Int) -> Int) throws {
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[position(bytes.count)] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// A new transport on the same directory: what a restarted process sees.
+    private func reopen(_ directory: String) throws -> PartitionLog {
+        try EmbeddedTransport(directory: directory, settings: ["fsync": "never"]).log(TopicPartition("t", 0))
+    }
+
+    private func readAll(_ log: PartitionLog) throws -> [BusRecord] {
+        try log.read(from: 0, maxRecords: 100_000, maxBytes: 256 << 20).records
+    }
+
+    @Test("damage in the middle of the log is skipped and reported, never cut, and writing goes on")
     func midLogCorruption() async throws {
         let (_, log, directory) = try await makeLog()
         _ = try log.append((0..<10).map { OutgoingRecord(topic: "t", key: nil, value: "value-\($0)") })
         let segment = try #require(try segmentPaths(directory).last)
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: segment))
-        let size = bytes.count
-        bytes[bytes.count / 2] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: segment))
+        let size = try Data(contentsOf: URL(fileURLWithPath: segment)).count
+        try flipByte(in: segment) { $0 / 2 }
+
+        let log2 = try reopen(directory)
+        let records = try readAll(log2)
+        let defects = records.filter { $0.defect != nil }
+        #expect(defects.count == 1)
+        #expect(records.filter { $0.defect == nil }.count == 9, "only the damaged record is lost")
+        #expect(records.map(\.offset) == Array(0..<10), "each offset once, in order")
+        #expect(defects.first?.defect?.contains("lost") == true)
+        // Producing still works and continues after the last offset.
+        #expect(try log2.append([OutgoingRecord(topic: "t", key: nil, value: "more")]) == [10])
+        // Nothing was cut: the damaged bytes stay for forensics.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: segment)).count > size)
+    }
+
+    @Test("a complete last record with a bad checksum is corruption: reported, kept, and its offset never reused")
+    func damagedLastRecord() async throws {
+        let (_, log, directory) = try await makeLog()
+        _ = try log.append((0..<3).map { OutgoingRecord(topic: "t", key: nil, value: "record-\($0)") })
+        let segment = try #require(try segmentPaths(directory).last)
+        try flipByte(in: segment) { $0 - 2 }  // inside the last record's value
+
+        let reader = try reopen(directory)
+        let seen = try readAll(reader)
+        #expect(seen.map(\.offset) == [0, 1, 2])
+        #expect(seen.last?.defect != nil, "the damaged record is delivered as a defect, not hidden")
+        #expect(try reader.endOffset == 3)
+
+        let writer = try reopen(directory)
+        #expect(try writer.append([OutgoingRecord(topic: "t", key: nil, value: "after")]) == [3], "offset 2 is not reused")
+        let again = try readAll(try reopen(directory))
+        #expect(again.map(\.offset) == [0, 1, 2, 3])
+        #expect(again.last?.valueString == "after")
+    }
+
+    @Test("retention in a new process judges old segments by their newest record, not as infinitely old")
+    func retentionAcrossProcesses() async throws {
+        let (_, log, directory) = try await makeLog(settings: ["segment.bytes": "65536"])
+        let value = String(repeating: "r", count: 100)
+        for batch in 0..<50 {
+            _ = try log.append((0..<100).map { OutgoingRecord(topic: "t", key: nil, value: "\(batch * 100 + $0):\(value)") })
+        }
+        #expect(try segmentPaths(directory).count > 2)
+        // A second process rolls a segment (the active one is full) under the default 7-day retention.
+        let second = try reopen(directory)
+        let before = try segmentPaths(directory).count
+        var appended = 0
+        while try segmentPaths(directory).count == before {
+            _ = try second.append([OutgoingRecord(topic: "t", key: nil, value: "late:\(value)")])
+            appended += 1
+            if appended > 2000 { break }
+        }
+        let third = try reopen(directory)
+        #expect(third.startOffset == 0, "fresh segments must survive a roll in another process")
+        #expect(try third.endOffset == Int64(5000 + appended))
+    }
+
+    @Test("a deleted middle segment is reported as lost offsets, not skipped silently")
+    func deletedSegment() async throws {
+        let (_, log, directory) = try await makeLog(settings: ["segment.bytes": "2048"])
+        for i in 0..<60 { _ = try log.append([OutgoingRecord(topic: "t", key: nil, value: "\(i):" + String(repeating: "z", count: 150))]) }
+        let paths = try segmentPaths(directory)
+        #expect(paths.count >= 4)
+        try FileManager.default.removeItem(atPath: paths[1])
+        try? FileManager.default.removeItem(atPath: String(paths[1].dropLast(4)) + ".index")
+        let records = try readAll(try reopen(directory))
+        #expect(records.map(\.offset) == Array(Set(records.map(\.offset))).sorted())
+        let defects = records.filter { $0.defect != nil }
+        #expect(defects.count == 1)
+        #expect(defects.first?.defect?.contains("missing") == true)
+        #expect(records.last?.offset == 59)
+    }
+
+    @Test("damage inside a sealed segment read through its index is found and skipped")
+    func sealedSegmentDamage() async throws {
+        let (_, log, directory) = try await makeLog(settings: ["segment.bytes": "4096"])
+        for i in 0..<80 { _ = try log.append([OutgoingRecord(topic: "t", key: nil, value: "\(i):" + String(repeating: "s", count: 150))]) }
+        let first = try #require(try segmentPaths(directory).first)
+        #expect(FileManager.default.fileExists(atPath: String(first.dropLast(4)) + ".index"))
+        try flipByte(in: first) { $0 - 100 }
+        let reader = try reopen(directory)
+        // Start in the middle of the damaged segment, as a consumer resuming there would.
+        let records = try reader.read(from: 5, maxRecords: 1000, maxBytes: 1 << 24).records
+        #expect(records.first?.offset == 5)
+        #expect(records.filter { $0.defect != nil }.count == 1)
+        #expect(records.map(\.offset) == Array(5..<80))
+    }
+
+    @Test("check reports damage, torn tails and stale commits; repair salvages every valid record")
+    func checkAndRepair() async throws {
+        let (transport, log, directory) = try await makeLog(settings: ["segment.bytes": "4096"])
+        for i in 0..<80 { _ = try log.append([OutgoingRecord(topic: "t", key: nil, value: "\(i):" + String(repeating: "c", count: 150))]) }
+        let paths = try segmentPaths(directory)
+        try flipByte(in: paths[0]) { $0 / 2 }
+        // A torn tail on the active segment.
+        let handle = try #require(FileHandle(forWritingAtPath: paths.last!))
+        handle.seekToEndOfFile()
+        handle.write(Data([0x10, 0x20, 0x30]))
+        try handle.close()
+        let coordinator = try GroupCoordinator(root: directory, group: "g")
+        try coordinator.transact { $0.offsets["t/0"] = 500 }
 
         let reopened = try EmbeddedTransport(directory: directory, settings: ["fsync": "never"])
-        #expect(throws: BusError.self) {
-            let log2 = try reopened.log(TopicPartition("t", 0))
-            _ = try log2.append([OutgoingRecord(topic: "t", key: nil, value: "more")])
+        let found = try await reopened.check(topics: nil, repair: false)
+        let kinds = Set(found.flatMap(\.problems).map(\.kind))
+        #expect(kinds == [.damage, .tornTail, .commitBeyondEnd])
+        #expect(found.first?.records == 79)
+
+        let repaired = try await reopened.check(topics: nil, repair: true)
+        #expect(repaired.flatMap(\.problems).allSatisfy { $0.repaired })
+        let after = try await EmbeddedTransport(directory: directory, settings: ["fsync": "never"]).check(topics: nil, repair: false)
+        let left = after.flatMap(\.problems)
+        #expect(left.map(\.kind) == [.missingOffsets], "only the lost offset is still reported")
+        #expect(try coordinator.committedOffset(TopicPartition("t", 0)) == 80)
+        let records = try readAll(try reopen(directory))
+        #expect(records.filter { $0.defect == nil }.count == 79)
+        #expect(records.map(\.offset) == Array(0..<80))
+        _ = transport
+    }
+
+    @Test("a group whose commit lies beyond the log end resumes at the end and skips nothing new")
+    func commitBeyondEnd() async throws {
+        let (transport, log, directory) = try await makeLog()
+        _ = try log.append((0..<3).map { OutgoingRecord(topic: "t", key: nil, value: "old-\($0)") })
+        try GroupCoordinator(root: directory, group: "g").transact { $0.offsets["t/0"] = 50 }
+        let bus = MessageBus(transport: transport)
+        let consumer = try await bus.makeConsumer(group: "g", topics: ["t"])
+        _ = try log.append((0..<2).map { OutgoingRecord(topic: "t", key: nil, value: "new-\($0)") })
+        var values: [String] = []
+        for _ in 0..<20 where values.count < 2 {
+            values += try await consumer.poll(maxRecords: 10, timeout: .milliseconds(200)).map(\.valueString)
         }
-        // Nothing was cut: the damaged file keeps every byte for recovery.
-        #expect(try Data(contentsOf: URL(fileURLWithPath: segment)).count == size)
+        await consumer.close()
+        #expect(values == ["new-0", "new-1"])
     }
 
     @Test("retention by size deletes whole old segments and moves the log start")
