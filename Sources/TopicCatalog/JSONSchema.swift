@@ -65,14 +65,44 @@ public struct JSONSchema: Sendable {
         let parts = ref.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
         let name = String(parts[0])
         guard let target = name.isEmpty ? document : documents[name] else { return nil }
+        let pointer = parts.count > 1 ? Self.percentDecoded(String(parts[1])) : ""
+        guard let pointer else { return nil }
+        if pointer.isEmpty { return (target, target) }
+        guard pointer.hasPrefix("/") else { return nil }
         var node = target
-        let pointer = parts.count > 1 ? String(parts[1]) : ""
-        for token in pointer.split(separator: "/") {
+        // RFC 6901: tokens may be empty; "~1" is "/" and "~0" is "~" (in that order).
+        for token in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
             let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            guard let next = node[key] else { return nil }
-            node = next
+            switch node {
+            case .object(let members):
+                guard let next = members.first(where: { $0.key.unicodeScalars.elementsEqual(key.unicodeScalars) })?.value
+                else { return nil }
+                node = next
+            case .array(let items):
+                guard let index = Int(key), index >= 0, index < items.count, key == String(index) else { return nil }
+                node = items[index]
+            default: return nil
+            }
         }
         return (node, target)
+    }
+
+    /// A URI fragment with its %XX escapes decoded (nil when an escape is malformed).
+    static func percentDecoded(_ text: String) -> String? {
+        guard text.contains("%") else { return text }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next(), let low = iterator.next(),
+                  let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            else { return nil }
+            bytes.append(value)
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     private func check(_ value: JSONValue, against schema: JSONValue, document: JSONValue, path: String,
@@ -106,10 +136,10 @@ public struct JSONSchema: Sendable {
                 return
             }
         }
-        if let options = k["enum"]?.arrayValue, !options.contains(value) {
+        if let options = k["enum"]?.arrayValue, !options.contains(where: { $0.isIdentical(to: value) }) {
             out.append("\(path): \(value) is not one of \(options.map(\.description).joined(separator: ", "))")
         }
-        if let constant = k["const"], constant != value {
+        if let constant = k["const"], !constant.isIdentical(to: value) {
             out.append("\(path): expected \(constant), got \(value)")
         }
         switch value {

@@ -42,9 +42,9 @@ public struct TopicSpec: Sendable {
     public func violations(of value: [UInt8]) -> [String] {
         let document: JSONValue
         do {
-            document = try JSONDecoder().decode(JSONValue.self, from: Data(value))
+            document = try JSONParser.parse(value)
         } catch {
-            return ["not valid JSON: \(Self.describe(error))"]
+            return ["not valid JSON: \(error)"]
         }
         return schema.violations(of: document)
     }
