@@ -45,10 +45,13 @@ public struct BusAddress: Sendable, Equatable, CustomStringConvertible {
         }
         if kind == .kafka {
             for server in rest.split(separator: ",") {
-                guard let colon = server.lastIndex(of: ":"), Int(server[server.index(after: colon)...]) != nil,
+                guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]),
                       colon != server.startIndex
                 else {
                     throw BusError.invalidAddress("broker '\(server)' in '\(text)' needs the form HOST:PORT")
+                }
+                guard (1...65535).contains(port) else {
+                    throw BusError.invalidAddress("broker '\(server)' in '\(text)': port \(port) is not between 1 and 65535")
                 }
             }
         }

@@ -31,6 +31,11 @@ final class EmbeddedProducer: RawProducer {
             }
             byPartition[TopicPartition(record.topic, partition), default: []].append((index, record))
         }
+        // Every record is checked before any partition is written, so a refusal writes nothing.
+        for (tp, entries) in byPartition {
+            let log = try transport.log(tp)
+            for entry in entries { try log.checkSize(entry.record) }
+        }
         var reports = [DeliveryReport?](repeating: nil, count: records.count)
         for (tp, entries) in byPartition {
             let log = try transport.log(tp)

@@ -32,13 +32,16 @@ public final class EmbeddedTransport: BusTransport, @unchecked Sendable {
         var settings: [String: String]
     }
 
-    public convenience init(address: BusAddress, logger: Logger = Logger(label: "videoagent.bus.embedded")) throws {
+    /// - Parameter create: make the directory when it holds no bus yet; read-only commands pass
+    ///   false, so a mistyped path is an error instead of a new, empty bus.
+    public convenience init(address: BusAddress, create: Bool = true,
+                            logger: Logger = Logger(label: "videoagent.bus.embedded")) throws {
         guard address.kind == .embedded else { throw BusError.invalidAddress("\(address) is not an embedded:// address") }
-        try self.init(directory: address.location, settings: address.settings, logger: logger)
+        try self.init(directory: address.location, settings: address.settings, create: create, logger: logger)
     }
 
-    public init(directory: String, settings: [String: String] = [:], logger: Logger = Logger(label: "videoagent.bus.embedded"))
-        throws
+    public init(directory: String, settings: [String: String] = [:], create: Bool = true,
+                logger: Logger = Logger(label: "videoagent.bus.embedded")) throws
     {
         for key in settings.keys where key != "fsync" {
             throw BusError.invalidAddress("unknown embedded bus setting '\(key)'; the only one is fsync=always|never")
@@ -51,6 +54,10 @@ public final class EmbeddedTransport: BusTransport, @unchecked Sendable {
         root = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         address = "embedded://\(root)"
         self.logger = logger
+        if !create && !FileSystem.exists(root + "/topics") {
+            throw BusError.unreachable("there is no embedded bus in \(root) (no topics/ directory in it); check the path, "
+                + "or create the topics first: videoagent topics create --bus embedded://\(root)")
+        }
         do {
             try FileSystem.makeDirectory(root + "/topics")
             try FileSystem.makeDirectory(root + "/groups")

@@ -135,13 +135,7 @@ final class PartitionLog: @unchecked Sendable {
 
     /// Appends records and returns their offsets once they are written (and synced when `fsync`).
     func append(_ records: [OutgoingRecord]) throws -> [Int64] {
-        for record in records {
-            let bytes = record.value.count + (record.key?.count ?? 0)
-                + record.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.count }
-            if bytes > settings.maxMessageBytes {
-                throw BusError.valueTooLarge(topic: topic, bytes: bytes, limit: settings.maxMessageBytes)
-            }
-        }
+        for record in records { try checkSize(record) }
         return try lock.withLock {
             try lockFile.withLock {
                 try refresh(asWriter: true)
@@ -177,6 +171,15 @@ final class PartitionLog: @unchecked Sendable {
                 active.lastTimestampMs = timestamp
                 return offsets
             }
+        }
+    }
+
+    /// Throws when `record` is larger than the topic's `max.message.bytes`.
+    func checkSize(_ record: OutgoingRecord) throws {
+        let bytes = record.value.count + (record.key?.count ?? 0)
+            + record.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.count }
+        if bytes > settings.maxMessageBytes {
+            throw BusError.valueTooLarge(topic: topic, bytes: bytes, limit: settings.maxMessageBytes)
         }
     }
 

@@ -23,7 +23,11 @@ public enum PNG {
         return Array(out.prefix(size))
     }
 
-    public static func decode(_ bytes: [UInt8]) throws -> RGBImage {
+    /// The most pixels a decoded frame may have (4096 × 4096): frames arrive from robots over the
+    /// bus, and a few bytes of header must not make the reader allocate gigabytes.
+    public static let maxPixels = 4096 * 4096
+
+    public static func decode(_ bytes: [UInt8], maxPixels: Int = PNG.maxPixels) throws -> RGBImage {
         var png = png_image()
         png.version = png_uint_32(PNG_IMAGE_VERSION)
         guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&png, $0.baseAddress, $0.count) }) != 0 else {
@@ -31,6 +35,10 @@ public enum PNG {
         }
         png.format = png_uint_32(PNG_FORMAT_RGB)  // libpng converts grey, palette and alpha images
         let (width, height) = (Int(png.width), Int(png.height))
+        guard width > 0, height > 0, width <= maxPixels / height else {
+            png_image_free(&png)
+            throw PNGError("a \(width)×\(height) PNG is larger than the limit of \(maxPixels) pixels")
+        }
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&png, nil, $0.baseAddress, Int32(width * 3), nil) }
         png_image_free(&png)

@@ -93,13 +93,16 @@ public struct RGBImage: Sendable, Equatable {
         return out
     }
 
-    /// From planar floats in [0, 1] (clamped), (3, height, width).
+    /// From planar floats in [0, 1] (clamped; NaN becomes 0), (3, height, width).
     public init(planar values: [Float], width: Int, height: Int) {
         precondition(values.count == width * height * 3, "\(values.count) values for a \(width)×\(height) RGB image")
         let plane = width * height
         var p = [UInt8](repeating: 0, count: plane * 3)
         for i in 0..<plane {
-            for c in 0..<3 { p[3 * i + c] = UInt8((min(max(values[c * plane + i], 0), 1) * 255).rounded()) }
+            for c in 0..<3 {
+                let v = values[c * plane + i]
+                p[3 * i + c] = v.isNaN ? 0 : UInt8((min(max(v, 0), 1) * 255).rounded())  // NaN would trap
+            }
         }
         self.init(width: width, height: height, pixels: p)
     }

@@ -12,6 +12,10 @@ public enum Safetensors {
         var offset = 0
         for (name, tensor) in tensors {
             guard header[name] == nil else { throw SafetensorsError("two tensors are named \(name)") }
+            // A diverged model must never be published: NaN weights poison every consumer.
+            if let bad = tensor.firstNonFinite() {
+                throw SafetensorsError("tensor \(name) holds a non-finite value (\(bad)); refusing to write it")
+            }
             header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]]
             offset += tensor.count * 4
         }
@@ -32,31 +36,50 @@ public enum Safetensors {
         return out
     }
 
-    /// Decodes a file's bytes into tensors (by name) and metadata.
+    /// The largest header accepted (the project's own files use a few kilobytes).
+    public static let maxHeaderBytes = 16 << 20
+
+    /// Decodes a file's bytes into tensors (by name) and metadata. Every number in the header is
+    /// checked before it is used: a damaged or hostile file is an error, never a crash.
     public static func decode(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard bytes.count >= 8 else { throw SafetensorsError("file too short for a safetensors header") }
-        let headerLength = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 0, 8 + headerLength <= bytes.count else {
-            throw SafetensorsError("header length \(headerLength) does not fit a file of \(bytes.count) bytes")
+        let declared = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard declared > 0, declared <= UInt64(min(maxHeaderBytes, bytes.count - 8)) else {
+            throw SafetensorsError("header length \(declared) does not fit a file of \(bytes.count) bytes")
         }
+        let headerLength = Int(declared)
         let headerData = Data(bytes[8..<(8 + headerLength)])
         guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
             throw SafetensorsError("the header is not a JSON object")
         }
         let dataStart = 8 + headerLength
+        let dataBytes = bytes.count - dataStart
         var tensors: [String: Tensor] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
-                metadata = (value as? [String: String]) ?? [:]
+                guard let strings = value as? [String: String] else {
+                    throw SafetensorsError("__metadata__ must map strings to strings")
+                }
+                metadata = strings
                 continue
             }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+                  let shape = integers(entry["shape"]), let offsets = integers(entry["data_offsets"]), offsets.count == 2
             else { throw SafetensorsError("tensor \(name): malformed header entry") }
             guard dtype == "F32" else { throw SafetensorsError("tensor \(name): dtype \(dtype) is not supported (F32 only)") }
-            let count = shape.reduce(1, *)
-            guard offsets[1] - offsets[0] == count * 4, offsets[0] >= 0, dataStart + offsets[1] <= bytes.count else {
+            guard shape.count <= 8, shape.allSatisfy({ $0 >= 0 }) else {
+                throw SafetensorsError("tensor \(name): shape \(shape) is not a list of at most 8 sizes")
+            }
+            var count = 1
+            for size in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: size)
+                guard !overflow, product <= dataBytes / 4 else {
+                    throw SafetensorsError("tensor \(name): shape \(shape) is larger than the file")
+                }
+                count = product
+            }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataBytes, offsets[1] - offsets[0] == count * 4 else {
                 throw SafetensorsError("tensor \(name): byte range \(offsets) does not fit shape \(shape) and the file")
             }
             var values = [Float](repeating: 0, count: count)
@@ -70,6 +93,17 @@ public enum Safetensors {
             tensors[name] = Tensor(shape: shape, values: values)
         }
         return (tensors, metadata)
+    }
+
+    /// Whole numbers from a JSON array (nil for anything else, e.g. 1.5 or "3").
+    private static func integers(_ value: Any?) -> [Int]? {
+        guard let items = value as? [Any] else { return nil }
+        var out: [Int] = []
+        for item in items {
+            guard let number = item as? NSNumber, let integer = Int(exactly: number.doubleValue) else { return nil }
+            out.append(integer)
+        }
+        return out
     }
 
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
@@ -136,6 +170,12 @@ extension Module {
         if !unexpected.isEmpty { problems.append("unexpected tensors: " + list(unexpected)) }
         guard problems.isEmpty else {
             throw SafetensorsError("the checkpoint does not fit the model: " + problems.joined(separator: "; "))
+        }
+        for (name, _) in own {
+            if let bad = tensors[name]!.firstNonFinite() {
+                throw SafetensorsError("tensor \(name) in the checkpoint holds a non-finite value (\(bad)): the checkpoint "
+                    + "is unusable (written by a diverged run?)")
+            }
         }
         for (name, tensor) in own {
             let source = tensors[name]!

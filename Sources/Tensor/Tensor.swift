@@ -79,6 +79,11 @@ public final class Tensor {
     public func toArray() -> [Float] { Array(storage.buffer) }
 
     /// Reads the values without copying.
+    /// The first NaN or infinite value, if any.
+    public func firstNonFinite() -> Float? {
+        withValues { values in values.first { !$0.isFinite } }
+    }
+
     public func withValues<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(storage.buffer))
     }

@@ -39,15 +39,17 @@ struct BusOptions: ParsableArguments {
         return address
     }
 
-    /// Opens the bus; value limits come from the topic specs when they can be found.
-    func open(catalog: TopicCatalog? = nil) async throws -> MessageBus {
+    /// Opens the bus; value limits come from the topic specs when they are given.
+    /// - Parameter create: an embedded bus that does not exist yet is made (only `topics create`).
+    func open(catalog: TopicCatalog? = nil, create: Bool = false) async throws -> MessageBus {
         let address = try address()
         let logger = common.logger("videoagent.bus")
         var chunking = ChunkingPolicy()
         if let catalog { chunking.maxValueBytesByTopic = catalog.valueLimits }
         switch address.kind {
         case .embedded:
-            return MessageBus(transport: try EmbeddedTransport(address: address, logger: logger), chunking: chunking)
+            return MessageBus(transport: try EmbeddedTransport(address: address, create: create, logger: logger),
+                              chunking: chunking)
         case .kafka:
             return MessageBus(transport: try await KafkaTransport(address: address, logger: logger), chunking: chunking)
         }

@@ -28,6 +28,9 @@ struct CollectCommand: ParsableCommand {
     func validate() throws {
         guard episodes >= 1 else { throw ValidationError("--episodes must be at least 1") }
         guard (8...512).contains(resolution) else { throw ValidationError("--resolution must be 8 to 512 pixels") }
+        guard seedStart <= UInt64.max - UInt64(episodes) else {
+            throw ValidationError("--seed-start \(seedStart) + --episodes \(episodes) runs past the largest seed \(UInt64.max)")
+        }
     }
 
     func run() throws {
@@ -75,7 +78,10 @@ struct CollectCommand: ParsableCommand {
 
     private func choose(_ list: String, from known: [String], what: String) throws -> [String] {
         if list == "all" { return known }
-        let chosen = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let chosen = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !chosen.isEmpty else {
+            throw ValidationError("no \(what) given; name some (\(known.joined(separator: ", "))) or all")
+        }
         for name in chosen where !known.contains(name) {
             throw ValidationError("unknown \(what) '\(name)'; known: \(known.joined(separator: ", ")) (or all)")
         }
@@ -94,6 +100,10 @@ struct EnvironmentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Use an environment server on TCP instead of starting one (a robot, a remote MetaWorld).",
                                valueName: "HOST:PORT"))
     var bridgeTcp: String?
+
+    func validate() throws {
+        if let maxSteps { try OptionChecks.range(maxSteps, "--max-steps", 1...100_000) }
+    }
 
     func make(_ kind: String) throws -> any Environment {
         switch kind {

@@ -37,6 +37,12 @@ struct ShowCommand: ParsableCommand {
     @Option(help: "Pixels per frame in the sheet.") var cell: Int = 64
     @Option(help: "The PNG to write.") var out: String
 
+    func validate() throws {
+        try OptionChecks.range(episodes, "--episodes", 1...1000)
+        try OptionChecks.range(frames, "--frames", 1...1000)
+        try OptionChecks.range(cell, "--cell", 8...512)
+    }
+
     func run() throws {
         Console.lineBuffered()
         let reader = try DatasetReader(directory: data)

@@ -10,6 +10,11 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Classifier-free guidance scale on the task (1 = off).") var guidance: Float = 1
     @Option(help: "Random seed of the sampling noise.") var seed: UInt64 = 0
 
+    func validate() throws {
+        try OptionChecks.range(steps, "--steps", 1...1000)
+        try OptionChecks.finite(guidance, "--guidance", in: 0...100)
+    }
+
     func load() throws -> (VideoUNet, PlanSampler) {
         let (model, _) = try VideoCheckpoint.load(checkpoint)
         return (model, PlanSampler(model: model, steps: steps, guidance: guidance))
@@ -61,7 +66,7 @@ struct RefineCommand: ParsableCommand {
     @Option(help: "Refinement iterations K.") var iterations: Int = 4
     @Option(help: "Output directory.") var out: String
 
-    func validate() throws { guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") } }
+    func validate() throws { try OptionChecks.range(iterations, "--iterations", 1...100) }
 
     func run() throws {
         Console.lineBuffered()

@@ -17,6 +17,12 @@ struct QualityCommand: ParsableCommand {
     @Option(help: "DDIM steps per sample.") var steps: Int = 10
     @Option(help: "Output directory.") var out: String
 
+    func validate() throws {
+        try OptionChecks.range(iterations, "--iterations", 0...100)
+        try OptionChecks.range(clips, "--clips", 1...100_000)
+        try OptionChecks.range(steps, "--steps", 1...1000)
+    }
+
     func run() throws {
         Console.lineBuffered()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

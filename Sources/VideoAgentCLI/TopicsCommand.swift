@@ -33,7 +33,7 @@ struct TopicsCommand: AsyncParsableCommand {
                 }
                 return TopicConfig(name: name, partitions: partitions)
             }
-            let (results, existing) = try await using(try await bus.open(catalog: catalog)) { messageBus in
+            let (results, existing) = try await using(try await bus.open(catalog: catalog, create: true)) { messageBus in
                 (try await messageBus.createTopics(configs), try await messageBus.describeTopics(configs.map(\.name)))
             }
             for (config, result) in zip(configs, results) {
@@ -113,6 +113,7 @@ struct TopicsCommand: AsyncParsableCommand {
             if topic == nil && (bus != nil || input != nil) { throw ValidationError("--bus and --input need --topic") }
             if topic != nil && bus == nil && input == nil { throw ValidationError("--topic needs --bus URL or --input FILE") }
             if bus != nil && input != nil { throw ValidationError("give only one of --bus and --input") }
+            try OptionChecks.seconds(idleExit, "--idle-exit")
         }
 
         func run() async throws {
@@ -170,6 +171,7 @@ struct TopicsCommand: AsyncParsableCommand {
                                     check(record.value, at: place)
                                 }
                             }
+                            return batch.count
                         }
                     }
                 }

@@ -35,7 +35,14 @@ struct TrainCommand: ParsableCommand {
         guard !(resume && forkFrom != nil) else { throw ValidationError("give only one of --resume and --fork-from") }
         guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
         guard steps >= 1, batch >= 2 else { throw ValidationError("--steps must be ≥ 1 and --batch ≥ 2") }
-        guard consistency >= 0 else { throw ValidationError("--lambda must be ≥ 0") }
+        try OptionChecks.finite(consistency, "--lambda", in: 0...1000)
+        try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
+        try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
+        try OptionChecks.range(checkpointEvery, "--checkpoint-every", 1...1_000_000)
+        try OptionChecks.range(poolSize, "--pool-size", 1...100_000)
+        try OptionChecks.range(poolSteps, "--pool-steps", 1...1000)
+        if let refineStart { try OptionChecks.range(refineStart, "--refine-start", 0...10_000_000) }
+        if let refineEvery { try OptionChecks.range(refineEvery, "--refine-every", 1...10_000_000) }
     }
 
     func run() throws {

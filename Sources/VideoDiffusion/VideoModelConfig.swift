@@ -79,4 +79,10 @@ public struct VideoModelConfig: Codable, Sendable, Equatable {
 public struct VideoModelError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+
+    /// Training produced a non-finite value; the model was not updated by that step.
+    public static func diverged(step: Int, what: String) -> VideoModelError {
+        VideoModelError("training diverged at step \(step) (\(what)); the weights were not updated and no checkpoint "
+            + "of this step is written. Lower --learning-rate, or resume from the last checkpoint.")
+    }
 }

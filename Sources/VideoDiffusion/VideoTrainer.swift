@@ -122,8 +122,11 @@ public final class VideoTrainer {
             consistency = term.item
             loss = loss + term * options.consistencyWeight
         }
+        // A diverged step must not reach the weights: stop with the last finite model intact.
+        guard loss.item.isFinite else { throw VideoModelError.diverged(step: step, what: "loss \(loss.item)") }
         loss.backward()
-        clipGradientNorm(model.parameters(), maxNorm: options.gradientClip)
+        let norm = clipGradientNorm(model.parameters(), maxNorm: options.gradientClip)
+        guard norm.isFinite else { throw VideoModelError.diverged(step: step, what: "gradient norm \(norm)") }
         optimizer.update()
         average.update()
         step += 1

@@ -79,6 +79,9 @@ struct CLIProcess: Sendable {
         /// SIGKILL: no chance to commit, flush or leave the group.
         func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
 
+        /// SIGTERM: the polite stop an operator or a supervisor sends.
+        func terminate() { Foundation.kill(process.processIdentifier, SIGTERM) }
+
         /// Waits for the process to end; one still running after `timeout` is killed (and its
         /// status shows it), so a hung command fails its test instead of hanging the run.
         /// It waits by sleeping, never by blocking one of the test process's few pool threads:

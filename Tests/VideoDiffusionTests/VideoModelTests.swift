@@ -96,6 +96,23 @@ struct VideoModelTests {
         #expect(poolStep == 90)
     }
 
+    @Test("a diverged step stops training with a clear error and no checkpoint of NaN weights is written")
+    func divergence() throws {
+        var options = TrainingOptions()
+        options.batchSize = 4
+        options.refineStart = 1000
+        let trainer = try VideoTrainer(config: Self.micro(), options: options)
+        _ = try trainer.trainStep(clips: Self.clips)
+        // What a blown-up learning rate leaves behind: one non-finite weight.
+        trainer.model.parameters()[0].withMutableValues { $0[0] = .nan }
+        let error = #expect(throws: VideoModelError.self) { _ = try trainer.trainStep(clips: Self.clips) }
+        #expect(error?.description.contains("diverged at step 1") == true)
+        #expect(trainer.step == 1, "the diverged step was not counted")
+        let directory = NSTemporaryDirectory() + "videoagent-nan-\(UUID().uuidString.prefix(8))"
+        #expect(throws: SafetensorsError.self) { try trainer.save(to: directory) }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/model.safetensors"))
+    }
+
     @Test("a checkpoint round trip reproduces samples exactly, and training resumes where it stopped")
     func checkpointRoundTrip() throws {
         var options = TrainingOptions()
