@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // VideoAgent in Swift: self-improving video generation for robot planning, as five actors on a
-// message bus. The module map follows ../shared/DESIGN.md §7: arrows point from user to used.
+// message bus. The module map is in docs/architecture.md: arrows point from user to used.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -91,7 +91,18 @@ let package = Package(
         .executableTarget(name: "bench-video", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor"], path: "bench/video",
                           swiftSettings: numeric),
 
+        // MARK: Fuzz targets (scripts/fuzz.sh builds them with libFuzzer; a normal build replays files)
+        .executableTarget(name: "fuzz-segment", dependencies: ["Bus", "BusEmbedded", logging], path: "fuzz/segment",
+                          swiftSettings: strict),
+        .executableTarget(name: "fuzz-chunks", dependencies: ["Bus"], path: "fuzz/chunks", swiftSettings: strict),
+        .executableTarget(name: "fuzz-safetensors", dependencies: ["NN"], path: "fuzz/safetensors", swiftSettings: strict),
+        .executableTarget(name: "fuzz-png", dependencies: ["Media"], path: "fuzz/png", swiftSettings: strict),
+        .executableTarget(name: "fuzz-message", dependencies: ["TopicCatalog"], path: "fuzz/message", swiftSettings: strict),
+
         // MARK: Tests
+        // Killed at random by the embedded log's crash-consistency test (CLITests).
+        .executableTarget(name: "bus-crash-writer", dependencies: ["Bus", "BusEmbedded", "Checksum"], path: "Tests/CrashWriter",
+                          swiftSettings: strict),
         .target(name: "BusTestKit", dependencies: ["Bus", "BusEmbedded", "BusKafka"], path: "Tests/BusTestKit",
                 swiftSettings: strict),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"], resources: [.copy("Fixtures")], swiftSettings: strict),
@@ -110,6 +121,6 @@ let package = Package(
             dependencies: ["Bus", "BusEmbedded", "BusKafka", "BusTestKit", "Checksum"],
             swiftSettings: strict),
         .testTarget(name: "TopicCatalogTests", dependencies: ["TopicCatalog", "Bus"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus", "BusEmbedded", "Checksum"], swiftSettings: strict),
     ]
 )

