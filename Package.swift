@@ -56,10 +56,17 @@ let package = Package(
         .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset"],
                 swiftSettings: numeric),
 
+        // Task × camera × seed grids in the paper's protocol, success tables with intervals, reports.
+        .target(name: "Evaluation", dependencies: ["Control", "Dataset", "Environments", "Media", "VideoDiffusion", "Tensor",
+                                                   "SeededRandom"], swiftSettings: strict),
+
         // MARK: Frames and environments
         .target(name: "Media", dependencies: ["CPNG"], swiftSettings: numeric),
         .target(name: "Environments", dependencies: ["Media", "SeededRandom"], swiftSettings: numeric),
-        .target(name: "Dataset", dependencies: ["Environments", "Media"], swiftSettings: strict),
+        .target(name: "Dataset", dependencies: ["Media"], swiftSettings: strict),
+        // The one episode loop (collect, eval, the executor), replanning, the plan follower and its trainer.
+        .target(name: "Control", dependencies: ["Environments", "Dataset", "NN", "Tensor", "Media", "SeededRandom"],
+                swiftSettings: numeric),
 
         // MARK: Blocking work off the cooperative pool (bus I/O, long compute)
         .target(name: "Blocking", swiftSettings: strict),
@@ -74,7 +81,7 @@ let package = Package(
         // MARK: Command line (the only place that picks embedded or Kafka)
         .executableTarget(
             name: "VideoAgentCLI",
-            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Media",
+            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Control", "Evaluation", "Media",
                            "VideoDiffusion", "NN", "Tensor", argumentParser, logging],
             swiftSettings: strict),
 
@@ -107,11 +114,11 @@ let package = Package(
                 swiftSettings: strict),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "NN"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], swiftSettings: strict),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "SeededRandom", "Blocking"],
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Media", "Dataset", "Control", "SeededRandom", "Blocking"],
                     swiftSettings: strict),
         // Clips played by the built-in experts, for the plan model's tests and benchmark (the model
         // itself knows nothing of environments).
-        .target(name: "VideoTestKit", dependencies: ["VideoDiffusion", "Dataset", "Environments"], path: "Tests/VideoTestKit",
+        .target(name: "VideoTestKit", dependencies: ["VideoDiffusion", "Dataset", "Environments", "Control"], path: "Tests/VideoTestKit",
                 swiftSettings: strict),
         .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),

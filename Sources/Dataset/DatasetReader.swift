@@ -49,3 +49,30 @@ public struct DatasetError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension DatasetReader {
+    /// The frames of plan `plan` recorded with an episode.
+    public func planFrames(in folder: String, plan: Int, count: Int) throws -> [RGBImage] {
+        try (0..<count).map { try PNG.read(folder + "/" + EpisodeRecord.planFrameName(plan: plan, $0)) }
+    }
+}
+
+/// Writes episodes into a dataset folder (the layout ``DatasetReader`` reads; docs/dataset.md).
+public struct DatasetWriter: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// Writes an episode's frames, its plans' frames and `episode.json`.
+    public func write(_ record: EpisodeRecord, frames: [RGBImage], plans: [[RGBImage]] = []) throws {
+        let folder = directory + "/" + EpisodeRecord.relativePath(task: record.task, camera: record.camera, seed: record.seed)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (i, frame) in frames.enumerated() { try PNG.write(frame, to: folder + "/" + EpisodeRecord.frameName(i)) }
+        for (p, plan) in plans.enumerated() {
+            for (i, frame) in plan.enumerated() { try PNG.write(frame, to: folder + "/" + EpisodeRecord.planFrameName(plan: p, i)) }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(record).write(to: URL(fileURLWithPath: folder + "/episode.json"))
+    }
+}

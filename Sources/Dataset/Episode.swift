@@ -4,6 +4,10 @@ import Foundation
 ///
 /// `frames` PNGs are the observations before each action plus the last one, so there is one
 /// more frame than actions; `proprioception[i]` belongs to `frame_i`.
+///
+/// Episodes not driven by the expert alone (exploration noise, a plan follower) also carry the
+/// expert's action at each step (`labels`, training targets), and those driven by plans carry
+/// the plans (`plan<r>_frame_<k>.png`) and the plan frame pursued at each step (`goals`).
 public struct EpisodeRecord: Codable, Sendable, Equatable {
     public var environment: String
     public var task: String
@@ -16,9 +20,39 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
     public var frameCount: Int
     public var actions: [[Float]]
     public var proprioception: [[Float]]
+    /// What chose the actions: "expert", "expert+noise(0.30)", "follower(β=0.50)", …; nil means expert.
+    public var policy: String?
+    /// The expert's action at each step, when the actions sent were not the expert's.
+    public var labels: [[Float]]?
+    /// The plans the episode followed, in order.
+    public var plans: [StoredPlan]?
+    /// For each step, the index of the plan frame pursued in the plan in force then.
+    public var goals: [Int]?
+
+    /// A plan as recorded with an episode: made at `step`, `frameCount` frames (observation first).
+    public struct StoredPlan: Codable, Sendable, Equatable {
+        public var step: Int
+        public var frameCount: Int
+        public var source: String
+
+        public init(step: Int, frameCount: Int, source: String) {
+            self.step = step
+            self.frameCount = frameCount
+            self.source = source
+        }
+    }
+
+    /// The expert's action at each step (the actions themselves for expert episodes).
+    public var expertActions: [[Float]] { labels ?? actions }
+
+    /// The plan in force at `step` (index into `plans`).
+    public func planIndex(atStep step: Int) -> Int? {
+        plans?.lastIndex { $0.step <= step }
+    }
 
     public init(environment: String, task: String, instruction: String, camera: String, seed: UInt64, resolution: Int,
-                success: Bool, steps: Int, frameCount: Int, actions: [[Float]], proprioception: [[Float]]) {
+                success: Bool, steps: Int, frameCount: Int, actions: [[Float]], proprioception: [[Float]],
+                policy: String? = nil, labels: [[Float]]? = nil, plans: [StoredPlan]? = nil, goals: [Int]? = nil) {
         self.environment = environment
         self.task = task
         self.instruction = instruction
@@ -30,6 +64,10 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
         self.frameCount = frameCount
         self.actions = actions
         self.proprioception = proprioception
+        self.policy = policy
+        self.labels = labels
+        self.plans = plans
+        self.goals = goals
     }
 
     /// The folder of an episode inside a dataset.
@@ -39,6 +77,19 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
 
     public static func frameName(_ index: Int) -> String {
         "frame_" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index) + ".png"
+    }
+
+    /// The frames a plan made at frame `start` of an episode of `frameCount` frames shows, as a
+    /// plan model is trained to draw them (AVDC): `start`, then `futureFrames` frames evenly spaced
+    /// to the episode's last frame, so a plan always runs to the task's completion.
+    public static func planIndices(start: Int, frameCount: Int, futureFrames: Int) -> [Int] {
+        let last = frameCount - 1
+        return (0...futureFrames).map { i in start + Int((Double(last - start) * Double(i) / Double(futureFrames)).rounded()) }
+    }
+
+    /// Frame `index` of plan `plan`.
+    public static func planFrameName(plan: Int, _ index: Int) -> String {
+        "plan\(plan)_" + frameName(index)
     }
 }
 

@@ -20,12 +20,23 @@ public protocol Environment: AnyObject {
     /// Applies one action: (dx, dy, dz, grip), each in [−1, 1].
     func step(_ action: [Float]) throws -> StepResult
 
-    /// The scripted expert's action for the current state (for demonstrations); it may use
-    /// the simulator's internal state, which policies under test never see.
-    func expertAction() throws -> [Float]
-
     /// Releases what the environment holds (a child process, a connection).
     func close()
+}
+
+/// The scripted expert beside an environment: demonstrations and training labels only.
+///
+/// It reads the simulator's internal state (object poses), which is why it is not part of
+/// ``Environment``: policies receive observations, never an environment or its demonstrator.
+public protocol Demonstrator: AnyObject {
+    /// The expert's action for the environment's current state.
+    func action() throws -> [Float]
+}
+
+/// An environment that has a scripted expert.
+public protocol DemonstrableEnvironment: Environment {
+    /// The expert of this environment, following whatever episode it is in.
+    func makeDemonstrator() -> any Demonstrator
 }
 
 /// A task: its identifier and the instruction a planner receives.

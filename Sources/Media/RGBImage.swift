@@ -93,6 +93,14 @@ public struct RGBImage: Sendable, Equatable {
         return out
     }
 
+    /// Planar floats in [−1, 1], (3, height, width): what the networks take.
+    public func planarSigned() -> [Float] { planarFloats().map { $0 * 2 - 1 } }
+
+    /// From planar floats in [−1, 1] (clamped), (3, height, width): what the networks give.
+    public init(planarSigned values: [Float], width: Int, height: Int) {
+        self.init(planar: values.map { ($0 + 1) / 2 }, width: width, height: height)
+    }
+
     /// From planar floats in [0, 1] (clamped; NaN becomes 0), (3, height, width).
     public init(planar values: [Float], width: Int, height: Int) {
         precondition(values.count == width * height * 3, "\(values.count) values for a \(width)×\(height) RGB image")

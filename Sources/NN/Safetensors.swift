@@ -106,6 +106,12 @@ public enum Safetensors {
         return out
     }
 
+    /// The tensors whose names start with `prefix`, under their names without it (one part of a
+    /// checkpoint that holds a model, its optimiser state, …).
+    public static func tensors(_ all: [String: Tensor], under prefix: String) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: all.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+    }
+
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
         let bytes = try encode(tensors, metadata: metadata)
         let temporary = path + ".tmp"

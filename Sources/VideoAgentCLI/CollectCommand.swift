@@ -1,4 +1,5 @@
 import ArgumentParser
+import Control
 import Dataset
 import Environments
 import Foundation
@@ -7,12 +8,18 @@ import Media
 struct CollectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collect",
-        abstract: "Run the scripted experts and record demonstrations (PNG frames, actions, proprioception).",
+        abstract: "Record episodes (PNG frames, actions, proprioception): expert demonstrations and training data for the follower.",
         discussion: """
             For every task × camera, plays --episodes episodes with seeds --seed-start, --seed-start+1, …
-            (the same seeds for every camera, so views of one episode match). Successful episodes are kept
-            (failed ones too with --keep-failures). Writes DIR/episodes/<task>/<camera>/seed-<n>/ (frame_000.png …,
-            episode.json), DIR/summary.json (expert success per task and camera) and DIR/contact_sheet.png.
+            (the same seeds for every camera, so views of one episode match). Writes
+            DIR/episodes/<task>/<camera>/seed-<n>/ (frame_000.png …, episode.json), DIR/summary.json (success per
+            task and camera) and DIR/contact_sheet.png.
+            --driver expert (default) records the scripted expert; successful episodes are kept (failed ones
+            too with --keep-failures). --driver noisy adds Gaussian noise of --noise to the expert's actions
+            (exploration: off-path states labelled with the expert's clean action). --driver follower runs the
+            plan follower of --follower on the expert's own demonstration cut like a plan, sending the expert's
+            action instead with probability --beta, and labels every state with the expert's action (DAgger).
+            Episodes of the noisy and follower drivers are always kept: every state they reach is labelled.
             """)
 
     @Option(help: "builtin (pure Swift tabletop suite) or metaworld (Python bridge).") var env: String = "builtin"
@@ -22,7 +29,12 @@ struct CollectCommand: ParsableCommand {
     @Option(help: "Seed of the first episode.") var seedStart: UInt64 = 0
     @Option(help: "Frame size in pixels (square).") var resolution: Int = 64
     @Option(help: "The dataset directory to write.") var out: String
-    @Flag(help: "Keep failed episodes too.") var keepFailures = false
+    @Flag(help: "Keep failed expert episodes too.") var keepFailures = false
+    @Option(help: "Who acts: expert, noisy (expert + exploration noise) or follower (DAgger).") var driver: String = "expert"
+    @Option(help: "Standard deviation of the noise added to each action component (--driver noisy).") var noise: Float = 0.3
+    @Option(help: ArgumentHelp("The plan follower to run (--driver follower).", valueName: "PATH")) var follower: String?
+    @Option(help: "Probability that a step sends the expert's action instead of the follower's (--driver follower).")
+    var beta: Float = 0.3
     @OptionGroup var environmentOptions: EnvironmentOptions
 
     func validate() throws {
@@ -31,15 +43,38 @@ struct CollectCommand: ParsableCommand {
         guard seedStart <= UInt64.max - UInt64(episodes) else {
             throw ValidationError("--seed-start \(seedStart) + --episodes \(episodes) runs past the largest seed \(UInt64.max)")
         }
+        guard ["expert", "noisy", "follower"].contains(driver) else {
+            throw ValidationError("--driver \(driver): use expert, noisy or follower")
+        }
+        try OptionChecks.finite(noise, "--noise", in: 0...2)
+        try OptionChecks.finite(beta, "--beta", in: 0...1)
+        if driver == "follower" && follower == nil {
+            throw ValidationError("--driver follower needs --follower PATH (a model.safetensors from videoagent train-follower)")
+        }
     }
 
     func run() throws {
         Console.lineBuffered()
         let environment = try environmentOptions.make(env)
         defer { environment.close() }
-        let taskList = try choose(tasks, from: environment.tasks.map(\.name), what: "task")
-        let cameraList = try choose(cameras, from: environment.cameras, what: "camera")
-        let collector = Collector(environment: environment, directory: out, resolution: resolution, keepFailures: keepFailures)
+        let taskList = try Self.choose(tasks, from: environment.tasks.map(\.name), what: "task")
+        let cameraList = try Self.choose(cameras, from: environment.cameras, what: "camera")
+        let how: Collector.Driver
+        var planResolution = 32
+        switch driver {
+        case "noisy": how = .noisyExpert(sigma: noise)
+        case "follower":
+            let (loaded, _) = try PlanFollower.load(follower!)
+            how = .follower(loaded, beta: beta)
+            planResolution = loaded.config.planResolution
+            guard loaded.config.resolution == resolution else {
+                throw ValidationError("the follower sees \(loaded.config.resolution)-pixel frames; give --resolution \(loaded.config.resolution)")
+            }
+        default: how = .expert
+        }
+        let keepAll = keepFailures || driver != "expert"
+        let collector = Collector(environment: environment, resolution: resolution, planResolution: planResolution)
+        let writer = DatasetWriter(directory: out)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var cells: [CollectionSummary.Cell] = []
         var sheetRows: [(caption: String, frames: [RGBImage])] = []
@@ -52,31 +87,32 @@ struct CollectCommand: ParsableCommand {
                 var succeeded = 0, steps = 0
                 for i in 0..<episodes {
                     let seed = seedStart + UInt64(i)
-                    let (record, frames) = try collector.play(task: task, camera: camera, seed: seed)
+                    let loop = try collector.play(task: task, camera: camera, seed: seed, driver: how)
+                    let (record, frames, plans) = loop.record(environment: environment.name, resolution: resolution, policy: how.name)
                     steps += record.steps
                     if record.success { succeeded += 1 }
-                    if record.success || keepFailures { try collector.write(record, frames: frames) }
+                    if record.success || keepAll { try writer.write(record, frames: frames, plans: plans) }
                     if i == 0 { sheetRows.append(("\(task) \(camera) \(record.success ? "ok" : "fail")", frames)) }
                     done += 1
                 }
                 cells.append(.init(task: task, camera: camera, isHard: isHard, attempted: episodes, succeeded: succeeded,
                                    meanSteps: Double(steps) / Double(episodes)))
                 let elapsed = Date().timeIntervalSince(started)
-                print(String(format: "[%d/%d] %@ %@: expert success %d/%d, %.0f steps on average (%.0f s elapsed)",
-                             done, total, task, camera, succeeded, episodes, Double(steps) / Double(episodes), elapsed))
+                print(String(format: "[%d/%d] %@ %@: %@ success %d/%d, %.0f steps on average (%.0f s elapsed)",
+                             done, total, task, camera, how.name, succeeded, episodes, Double(steps) / Double(episodes), elapsed))
             }
         }
         let summary = CollectionSummary(environment: environment.name, resolution: resolution, seedStart: seedStart,
-                                        episodesPerCell: episodes, keptFailures: keepFailures, cells: cells)
+                                        episodesPerCell: episodes, keptFailures: keepAll, cells: cells)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: out + "/summary.json"))
         try PNG.write(ContactSheet.make(rows: sheetRows, cell: 64), to: out + "/contact_sheet.png")
-        print(String(format: "overall expert success %.1f%% (hard tasks %.1f%%, others %.1f%%); wrote %@/summary.json and contact_sheet.png",
-                     100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
+        print(String(format: "overall %@ success %.1f%% (hard tasks %.1f%%, others %.1f%%); wrote %@/summary.json and contact_sheet.png",
+                     how.name, 100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
     }
 
-    private func choose(_ list: String, from known: [String], what: String) throws -> [String] {
+    static func choose(_ list: String, from known: [String], what: String) throws -> [String] {
         if list == "all" { return known }
         let chosen = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !chosen.isEmpty else {
@@ -105,7 +141,7 @@ struct EnvironmentOptions: ParsableArguments {
         if let maxSteps { try OptionChecks.range(maxSteps, "--max-steps", 1...100_000) }
     }
 
-    func make(_ kind: String) throws -> any Environment {
+    func make(_ kind: String) throws -> any DemonstrableEnvironment {
         switch kind {
         case "builtin":
             return TabletopEnvironment(maxSteps: maxSteps ?? 200)

@@ -49,8 +49,7 @@ public final class ClipSet: Sendable {
 
     /// Frame indices of a clip starting at `start` in an episode of `length` frames.
     public func clipIndices(start: Int, length: Int) -> [Int] {
-        let last = length - 1
-        return (0...futureFrames).map { i in start + Int((Double(last - start) * Double(i) / Double(futureFrames)).rounded()) }
+        EpisodeRecord.planIndices(start: start, frameCount: length, futureFrames: futureFrames)
     }
 
     public struct Batch {

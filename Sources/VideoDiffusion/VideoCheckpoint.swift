@@ -46,6 +46,6 @@ public enum VideoCheckpoint {
 
     /// The tensors whose names start with `prefix`, under their names without it.
     static func tensors(_ all: [String: Tensor], under prefix: String) -> [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: all.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+        Safetensors.tensors(all, under: prefix)
     }
 }

@@ -35,10 +35,11 @@ struct BridgeTests {
     func roundTrip() async throws {
         let seen = try await Blocking.onOwnThread { () throws -> Session in
             let env = try BridgeEnvironment.metaWorld(python: Self.python, script: Self.script)
+            let expert = env.makeDemonstrator()
             defer { env.close() }
             let first = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
             var last = first
-            for _ in 0..<5 { last = try env.step(try env.expertAction()).observation }
+            for _ in 0..<5 { last = try env.step(try expert.action()).observation }
             // The same seed gives the same first frame.
             let again = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
             return Session(tasks: env.tasks, cameras: env.cameras, first: first, last: last, again: again,

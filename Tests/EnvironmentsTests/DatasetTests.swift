@@ -1,3 +1,4 @@
+import Control
 import Dataset
 import Environments
 import Foundation
@@ -22,11 +23,12 @@ struct DatasetTests {
     @Test("collected episodes are written, read back and exported in the LeRobot layout")
     func collectReadExport() throws {
         let directory = temporary("dataset")
-        let collector = Collector(environment: TabletopEnvironment(), directory: directory, resolution: 16)
-        let (record, frames) = try collector.play(task: "button-press", camera: "corner", seed: 4)
+        let collector = Collector(environment: TabletopEnvironment(), resolution: 16)
+        let (record, frames, _) = try collector.play(task: "button-press", camera: "corner", seed: 4)
+            .record(environment: "builtin", resolution: 16, policy: "expert")
         #expect(record.success)
         #expect(frames.count == record.steps + 1 && record.proprioception.count == frames.count)
-        try collector.write(record, frames: frames)
+        try DatasetWriter(directory: directory).write(record, frames: frames)
         let reader = try DatasetReader(directory: directory)
         let episodes = try reader.episodes()
         #expect(episodes.count == 1 && episodes[0].record == record)

@@ -38,12 +38,13 @@ struct TabletopTests {
     @Test("every scripted expert succeeds at least 95 % of the time", arguments: taskNames)
     func expertSucceeds(task: String) throws {
         let env = TabletopEnvironment()
+        let expert = env.makeDemonstrator()
         var successes = 0
         let seeds = 40
         for seed in 0..<UInt64(seeds) {
             _ = try env.reset(task: task, seed: 1000 + seed, camera: "corner", resolution: 8)
             while true {
-                let result = try env.step(try env.expertAction())
+                let result = try env.step(try expert.action())
                 if result.success { successes += 1 }
                 if result.terminated || result.truncated { break }
             }
@@ -66,8 +67,9 @@ struct TabletopTests {
     func determinism() throws {
         func run(seed: UInt64) throws -> [RGBImage] {
             let env = TabletopEnvironment()
+            let expert = env.makeDemonstrator()
             var frames = [try env.reset(task: "pick-place", seed: seed, camera: "corner2", resolution: 32).frame]
-            for _ in 0..<25 { frames.append(try env.step(try env.expertAction()).observation.frame) }
+            for _ in 0..<25 { frames.append(try env.step(try expert.action()).observation.frame) }
             return frames
         }
         #expect(try run(seed: 7) == run(seed: 7))

@@ -10,12 +10,13 @@ let out = arguments.firstIndex(of: "--out").map { arguments[$0 + 1] } ?? "bench/
 
 func measure(task: String, resolution: Int) throws -> (steps: Int, seconds: Double) {
     let env = TabletopEnvironment()
+    let expert = env.makeDemonstrator()
     var steps = 0
     let start = ContinuousClock.now
     for seed in 0..<UInt64(episodes) {
         _ = try env.reset(task: task, seed: seed, camera: "corner", resolution: resolution)
         while true {
-            let result = try env.step(try env.expertAction())
+            let result = try env.step(try expert.action())
             steps += 1
             if result.terminated || result.truncated { break }
         }

@@ -10,7 +10,7 @@ import Synchronization
 /// An environment served by another program through the environment protocol
 /// (docs/environment-protocol.md): MetaWorld's Python bridge started as a child process, or any
 /// server on TCP — a real robot's controller implements the same few messages.
-public final class BridgeEnvironment: Environment {
+public final class BridgeEnvironment: DemonstrableEnvironment {
     public let name: String
     public let tasks: [TaskInfo]
     public let cameras: [String]
@@ -124,7 +124,9 @@ public final class BridgeEnvironment: Environment {
                           truncated: reply.header["truncated"] as? Bool ?? false)
     }
 
-    public func expertAction() throws -> [Float] {
+    public func makeDemonstrator() -> any Demonstrator { BridgeDemonstrator(environment: self) }
+
+    fileprivate func expertAction() throws -> [Float] {
         let (header, _) = try channel.request(["op": "expert"])
         guard let action = header["action"] as? [Double], action.count == 4 else {
             throw EnvironmentError.bridge("\(channel.describePeer()) sent no expert action")
@@ -161,4 +163,11 @@ final class StderrTail: Sendable {
     var lines: [String] {
         text.withLock { $0 }.split(separator: "\n").suffix(3).map(String.init)
     }
+}
+
+/// The scripted policy the environment server offers (MetaWorld's `metaworld.policies`).
+final class BridgeDemonstrator: Demonstrator {
+    private unowned let environment: BridgeEnvironment
+    init(environment: BridgeEnvironment) { self.environment = environment }
+    func action() throws -> [Float] { try environment.expertAction() }
 }

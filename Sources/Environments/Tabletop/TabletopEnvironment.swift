@@ -7,7 +7,7 @@ import SeededRandom
 /// Action: (dx, dy, dz, grip) in [−1, 1]; a full step moves the tip 2 cm, grip −1 closes and +1
 /// opens the fingers. Observation: an RGB frame from the chosen camera and (x, y, z, opening).
 /// An episode terminates on success and is truncated after ``maxSteps``.
-public final class TabletopEnvironment: Environment {
+public final class TabletopEnvironment: DemonstrableEnvironment {
     public let name = "builtin"
     public let maxSteps: Int
     public var tasks: [TaskInfo] { Self.registry.map { $0.info } }
@@ -55,7 +55,9 @@ public final class TabletopEnvironment: Environment {
         return StepResult(observation: observe(), success: success, terminated: success, truncated: !success && steps >= maxSteps)
     }
 
-    public func expertAction() throws -> [Float] {
+    public func makeDemonstrator() -> any Demonstrator { TabletopDemonstrator(environment: self) }
+
+    fileprivate func expertAction() throws -> [Float] {
         guard let task else { throw EnvironmentError.notReset }
         return task.expertAction(gripper: gripper).map { min(max($0, -1), 1) }
     }
@@ -86,4 +88,11 @@ public final class TabletopEnvironment: Environment {
         default: return nil
         }
     }
+}
+
+/// The built-in tasks' scripted experts, reading the simulation's state.
+final class TabletopDemonstrator: Demonstrator {
+    private unowned let environment: TabletopEnvironment
+    init(environment: TabletopEnvironment) { self.environment = environment }
+    func action() throws -> [Float] { try environment.expertAction() }
 }

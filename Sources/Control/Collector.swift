@@ -1,0 +1,90 @@
+import Dataset
+import Environments
+import Foundation
+import Media
+import SeededRandom
+
+/// Records episodes for training: the scripted expert's demonstrations, the expert with
+/// exploration noise (off-path states, labelled with the expert's clean action), and episodes
+/// driven by a plan follower on true demonstration plans with the expert labelling every state
+/// it reaches (DAgger: the follower learns to recover from its own mistakes).
+///
+/// The expert is used here, at training time only; nothing here is reachable from a policy.
+public struct Collector {
+    /// Who chooses the actions sent.
+    public enum Driver {
+        case expert
+        /// The expert's action plus Gaussian noise of this standard deviation (per component).
+        case noisyExpert(sigma: Float)
+        /// The follower, on the true demonstration of the same seed cut like a plan; with
+        /// probability `beta` a step sends the expert's action instead.
+        case follower(PlanFollower, beta: Float)
+
+        public var name: String {
+            switch self {
+            case .expert: return "expert"
+            case .noisyExpert(let sigma): return String(format: "expert+noise(%.2f)", sigma)
+            case .follower(_, let beta): return String(format: "follower(beta=%.2f)", beta)
+            }
+        }
+    }
+
+    public let environment: any DemonstrableEnvironment
+    public let demonstrator: any Demonstrator
+    public let resolution: Int
+    /// Resolution and length of the true demonstration plans given to a follower.
+    public let planResolution: Int
+    public let futureFrames: Int
+
+    public init(environment: any DemonstrableEnvironment, resolution: Int, planResolution: Int = 32, futureFrames: Int = 7) {
+        self.environment = environment
+        demonstrator = environment.makeDemonstrator()
+        self.resolution = resolution
+        self.planResolution = planResolution
+        self.futureFrames = futureFrames
+    }
+
+    private func taskInfo(_ task: String) throws -> TaskInfo {
+        guard let info = environment.tasks.first(where: { $0.name == task }) else {
+            throw EnvironmentError.unknownTask(task, known: environment.tasks.map(\.name))
+        }
+        return info
+    }
+
+    /// Plays one episode with `driver`.
+    public func play(task: String, camera: String, seed: UInt64, driver: Driver = .expert) throws -> EpisodeLoop {
+        let info = try taskInfo(task)
+        var oracle: VideoPlan?
+        if case .follower = driver { oracle = try demonstrationPlan(task: task, camera: camera, seed: seed) }
+        let first = try environment.reset(task: task, seed: seed, camera: camera, resolution: resolution)
+        let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: oracle != nil)
+        var rng = SeededRNG(seed: seed ^ 0x5EED_C011_EC70_0001)
+        try EpisodeRunner.run(loop, in: environment, plan: { _ in oracle! }, decide: { loop in
+            let expert = try demonstrator.action()
+            switch driver {
+            case .expert:
+                return Decision(action: expert, label: expert)
+            case .noisyExpert(let sigma):
+                let noisy = expert.map { min(max($0 + sigma * rng.normal(), -1), 1) }
+                return Decision(action: noisy, label: expert)
+            case .follower(let follower, let beta):
+                let decision = follower.decide([loop])[0]
+                let action = rng.uniform() < beta ? expert : decision.action
+                return Decision(action: action, label: expert, reachedGoal: decision.reachedGoal)
+            }
+        })
+        return loop
+    }
+
+    /// The expert's demonstration for this seed, cut like a plan made at its first frame:
+    /// the plan a perfect plan model would draw (the `oracle` of eval, and DAgger's plans).
+    public func demonstrationPlan(task: String, camera: String, seed: UInt64) throws -> VideoPlan {
+        let demonstration = try play(task: task, camera: camera, seed: seed, driver: .expert)
+        guard demonstration.success else {
+            throw ControlError("the expert failed \(task) on seed \(seed) (\(camera)); there is no demonstration to cut a plan from")
+        }
+        let indices = EpisodeRecord.planIndices(start: 0, frameCount: demonstration.frames.count, futureFrames: futureFrames)
+        return VideoPlan(frames: indices.map { demonstration.frames[$0].resized(width: planResolution, height: planResolution) },
+                         source: "oracle (expert demonstration)")
+    }
+}

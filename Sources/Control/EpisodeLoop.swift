@@ -1,0 +1,138 @@
+import Dataset
+import Environments
+import Media
+
+/// One episode as the agent lives it: observe, get a plan when one is needed, act, watch for a
+/// stall and ask for a new plan — the same loop for `collect`, `eval` and the executor service.
+///
+/// It holds no environment: a driver steps the environment and reports each step here, so a
+/// driver can run many episodes in lockstep and sample their plans in one batch.
+public final class EpisodeLoop {
+    public enum Phase: Equatable, Sendable {
+        /// The driver must hand over a plan made from ``observation`` (``receive(_:)``).
+        case needsPlan
+        /// The driver must choose an action and report the step (``record(action:label:result:)``).
+        case acting
+        case finished
+    }
+
+    public enum End: String, Sendable, Codable {
+        case success
+        /// The environment ended the episode without success.
+        case failed
+        /// The step limit was reached.
+        case stepLimit = "step-limit"
+    }
+
+    public let task: TaskInfo
+    public let seed: UInt64
+    public let camera: String
+    public let rule: ReplanRule
+    public private(set) var phase: Phase
+    public private(set) var observation: Observation
+    /// The plan being followed and the index of the plan frame pursued.
+    public private(set) var plan: VideoPlan?
+    public private(set) var goal = 1
+    /// New plans made after the first.
+    public private(set) var replans = 0
+    public private(set) var end: End?
+
+    // What happened, for the episode's record.
+    public private(set) var frames: [RGBImage]
+    public private(set) var proprioception: [[Float]]
+    public private(set) var actions: [[Float]] = []
+    /// The expert's action at each step, when the driver knows it (training data).
+    public private(set) var labels: [[Float]] = []
+    public private(set) var goals: [Int] = []
+    public private(set) var plans: [(step: Int, plan: VideoPlan)] = []
+    private var stillSteps = 0
+
+    /// - Parameter planned: episodes that follow plans start by asking for one; expert episodes act at once.
+    public init(task: TaskInfo, seed: UInt64, camera: String, first: Observation, rule: ReplanRule = .none, planned: Bool) {
+        self.task = task
+        self.seed = seed
+        self.camera = camera
+        self.rule = rule
+        observation = first
+        frames = [first.frame]
+        proprioception = [first.proprioception]
+        phase = planned ? .needsPlan : .acting
+    }
+
+    public var steps: Int { actions.count }
+    public var success: Bool { end == .success }
+
+    /// The plan frames the follower looks at now: the goal and the one after it (the last frame
+    /// stands in for frames past the end).
+    public var goalFrames: (RGBImage, RGBImage)? {
+        guard let plan else { return nil }
+        let k = min(goal, plan.lastIndex)
+        return (plan.frames[k], plan.frames[min(k + 1, plan.lastIndex)])
+    }
+
+    /// Starts following `plan` from its first future frame.
+    public func receive(_ plan: VideoPlan) {
+        precondition(phase == .needsPlan, "receive(_:) is for an episode that asked for a plan")
+        self.plan = plan
+        plans.append((steps, plan))
+        goal = 1
+        stillSteps = 0
+        phase = .acting
+    }
+
+    /// The follower judged the goal frame reached: pursue the next one. Past the last frame the
+    /// plan is used up: a new one is asked for when the rule allows, else the last frame is held.
+    public func goalReached() {
+        guard phase == .acting, let plan else { return }
+        if goal < plan.lastIndex {
+            goal += 1
+        } else if rule.replanWhenPlanEnds && replans < rule.maxReplans {
+            askForNewPlan()
+        }
+    }
+
+    /// Records one step: the action sent, the expert's action when known, and what came back.
+    public func record(action: [Float], label: [Float]? = nil, result: StepResult) {
+        precondition(phase == .acting, "record(action:label:result:) is for an acting episode")
+        let before = observation.proprioception
+        actions.append(action)
+        if let label { labels.append(label) }
+        goals.append(plan == nil ? 0 : goal)
+        observation = result.observation
+        frames.append(result.observation.frame)
+        proprioception.append(result.observation.proprioception)
+        if result.success {
+            finish(.success)
+        } else if result.terminated {
+            finish(.failed)
+        } else if result.truncated {
+            finish(.stepLimit)
+        } else if plan != nil {
+            let moved = zip(before.prefix(3), result.observation.proprioception.prefix(3)).map { ($0 - $1) * ($0 - $1) }
+                .reduce(0, +).squareRoot()
+            stillSteps = moved < rule.stallDistance ? stillSteps + 1 : 0
+            if stillSteps >= rule.stallSteps && replans < rule.maxReplans { askForNewPlan() }
+        }
+    }
+
+    private func askForNewPlan() {
+        replans += 1
+        phase = .needsPlan
+    }
+
+    private func finish(_ end: End) {
+        self.end = end
+        phase = .finished
+    }
+
+    /// The episode as a dataset record, with its frames and its plans' frames.
+    public func record(environment: String, resolution: Int, policy: String) -> (EpisodeRecord, [RGBImage], [[RGBImage]]) {
+        let record = EpisodeRecord(
+            environment: environment, task: task.name, instruction: task.instruction, camera: camera, seed: seed,
+            resolution: resolution, success: success, steps: steps, frameCount: frames.count, actions: actions,
+            proprioception: proprioception, policy: policy, labels: labels.count == steps && labels != actions ? labels : nil,
+            plans: plans.isEmpty ? nil : plans.map { .init(step: $0.step, frameCount: $0.plan.frames.count, source: $0.plan.source) },
+            goals: plans.isEmpty ? nil : goals)
+        return (record, frames, plans.map(\.plan.frames))
+    }
+}

@@ -1,0 +1,193 @@
+import Dataset
+import Foundation
+import Media
+import Tensor
+
+/// The follower's training data, in memory: episodes read from datasets written by `collect`
+/// (expert, noisy expert, follower-driven), and batches cut from them.
+///
+/// A sample is (camera frame at step t, proprioception, the plan frame pursued and the next one,
+/// the expert's next `chunk` actions, whether the goal frame counts as reached):
+/// - episodes without plans (expert, noisy expert) are cut in hindsight, as a plan model's clips
+///   are: a plan made at a random earlier step s shows frames evenly spaced from s to the end;
+///   the goal is its first frame after t (sometimes the one just passed, labelled "reached");
+/// - follower-driven episodes use the plans they followed and the goals pursued; whether a goal
+///   was reached is not known there, so those samples teach actions only.
+public final class FollowerData {
+    struct Episode {
+        /// Camera frames at the follower's resolution, and at the plan resolution (hindsight goals).
+        let frames: [RGBImage]
+        let small: [RGBImage]
+        let proprioception: [[Float]]
+        let labels: [[Float]]
+        /// Plans followed (plan-resolution frames) with the step each was made at, and the goal per step.
+        let plans: [(step: Int, frames: [RGBImage])]
+        let goals: [Int]?
+    }
+
+    let episodes: [Episode]
+    public let config: FollowerConfig
+    public let futureFrames: Int
+    /// Steps across all episodes (samples to draw from).
+    public let steps: Int
+
+    /// Loads every episode of the datasets (failed ones too: their states are labelled by the expert).
+    public init(directories: [String], config: FollowerConfig, futureFrames: Int = 7,
+                progress: ((Int, Int) -> Void)? = nil) throws {
+        var found: [(DatasetReader, String, EpisodeRecord)] = []
+        for directory in directories {
+            let reader = try DatasetReader(directory: directory)
+            for (folder, record) in try reader.episodes() {
+                guard record.proprioception.count == record.frameCount, record.proprioception.allSatisfy({ $0.count >= 4 }) else {
+                    throw ControlError("\(folder) has no proprioception for every frame; the follower learns from "
+                        + "the robot's own hand position and gripper: collect the data again with videoagent collect")
+                }
+                guard record.steps > 0 else { continue }
+                found.append((reader, folder, record))
+            }
+        }
+        guard !found.isEmpty else {
+            throw ControlError("no episodes in \(directories.joined(separator: ", ")); make some with videoagent collect")
+        }
+        var loaded: [Episode] = []
+        for (i, (reader, folder, record)) in found.enumerated() {
+            let frames = try reader.frames(in: folder, count: record.frameCount)
+            let plans = try (record.plans ?? []).enumerated().map { p, stored in
+                (stored.step, try reader.planFrames(in: folder, plan: p, count: stored.frameCount)
+                    .map { $0.resized(width: config.planResolution, height: config.planResolution) })
+            }
+            loaded.append(Episode(
+                frames: frames.map { $0.resized(width: config.resolution, height: config.resolution) },
+                small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) },
+                proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals))
+            progress?(i + 1, found.count)
+        }
+        episodes = loaded
+        self.config = config
+        self.futureFrames = futureFrames
+        steps = loaded.reduce(0) { $0 + $1.labels.count }
+    }
+
+    public var episodeCount: Int { episodes.count }
+
+    public struct Batch {
+        /// (B, 3, R, R), (B, 6, P, P), (B, 4)
+        public let frames: Tensor
+        public let goals: Tensor
+        public let proprioception: Tensor
+        /// (B, chunk, 4) targets and their mask (0 past the episode's end).
+        public let actions: Tensor
+        public let actionMask: Tensor
+        /// (B) targets and mask (0 where unknown).
+        public let reached: Tensor
+        public let reachedMask: Tensor
+    }
+
+    /// Augmentation: the camera frame shifted by up to `shift` pixels; goal frames shifted by one
+    /// pixel and blurred half of the time, as a plan model's frames are.
+    public struct Augmentation: Codable, Sendable, Equatable {
+        public var shift = 2
+        public var goalBlur: Float = 0.5
+        /// How often a sample's goal is the frame just passed (teaches "reached").
+        public var passedGoal: Float = 0.25
+        public init() {}
+    }
+
+    public func batch(size: Int, augmentation: Augmentation = Augmentation(), rng: inout SeededRNG) -> Batch {
+        let r = config.resolution, p = config.planResolution, h = config.chunk
+        var frames: [Float] = [], goals: [Float] = [], proprioception: [Float] = []
+        var actions: [Float] = [], actionMask: [Float] = [], reached: [Float] = [], reachedMask: [Float] = []
+        frames.reserveCapacity(size * 3 * r * r)
+        goals.reserveCapacity(size * 6 * p * p)
+        for _ in 0..<size {
+            // Episodes weighted by length: every step equally likely.
+            var pick = Int(rng.next() % UInt64(steps))
+            var e = 0
+            while pick >= episodes[e].labels.count {
+                pick -= episodes[e].labels.count
+                e += 1
+            }
+            let episode = episodes[e]
+            let t = pick
+            let (goal, next, reachedTarget) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
+            frames += Self.shifted(episode.frames[t].planarSigned(), side: r, by: augmentation.shift, rng: &rng)
+            for image in [goal, next] {
+                var values = Self.shifted(image.planarSigned(), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
+                if rng.uniform() < augmentation.goalBlur { values = Self.blurred(values, side: p) }
+                goals += values
+            }
+            proprioception += FollowerInput.proprioception(episode.proprioception[t])
+            for k in 0..<h {
+                if t + k < episode.labels.count {
+                    actions += episode.labels[t + k].prefix(4)
+                    actionMask += [1, 1, 1, 1]
+                } else {
+                    actions += [0, 0, 0, 0]
+                    actionMask += [0, 0, 0, 0]
+                }
+            }
+            reached.append(reachedTarget ?? 0)
+            reachedMask.append(reachedTarget == nil ? 0 : 1)
+        }
+        return Batch(frames: Tensor(shape: [size, 3, r, r], values: frames), goals: Tensor(shape: [size, 6, p, p], values: goals),
+                     proprioception: Tensor(shape: [size, 4], values: proprioception),
+                     actions: Tensor(shape: [size, h, 4], values: actions), actionMask: Tensor(shape: [size, h, 4], values: actionMask),
+                     reached: Tensor(shape: [size], values: reached), reachedMask: Tensor(shape: [size], values: reachedMask))
+    }
+
+    /// The goal frame, the plan frame after it, and whether the goal counts as reached (nil: unknown).
+    private func goalFrames(_ episode: Episode, at t: Int, augmentation: Augmentation, rng: inout SeededRNG)
+        -> (RGBImage, RGBImage, Float?)
+    {
+        if let goals = episode.goals, let plan = episode.plans.last(where: { $0.step <= t }) {
+            let k = min(goals[t], plan.frames.count - 1)
+            return (plan.frames[k], plan.frames[min(k + 1, plan.frames.count - 1)], nil)
+        }
+        // Hindsight: a plan made at step s ≤ t, cut like the plan model's clips.
+        let s = Int(rng.next() % UInt64(t + 1))
+        let indices = EpisodeRecord.planIndices(start: s, frameCount: episode.frames.count, futureFrames: futureFrames)
+        var k = indices.indices.dropFirst().first { indices[$0] > t } ?? futureFrames
+        var isReached: Float = indices[k] - t <= 1 ? 1 : 0
+        if k >= 2, indices[k - 1] <= t, indices[k - 1] > s, rng.uniform() < augmentation.passedGoal {
+            k -= 1
+            isReached = 1
+        }
+        return (episode.small[indices[k]], episode.small[indices[min(k + 1, futureFrames)]], isReached)
+    }
+
+    /// The frame moved by a random whole number of pixels (edges repeated).
+    static func shifted(_ values: [Float], side: Int, by amount: Int, rng: inout SeededRNG) -> [Float] {
+        guard amount > 0 else { return values }
+        let dx = Int(rng.next() % UInt64(2 * amount + 1)) - amount
+        let dy = Int(rng.next() % UInt64(2 * amount + 1)) - amount
+        guard dx != 0 || dy != 0 else { return values }
+        var out = [Float](repeating: 0, count: values.count)
+        for c in 0..<3 {
+            for y in 0..<side {
+                let sy = min(max(y - dy, 0), side - 1)
+                for x in 0..<side {
+                    out[(c * side + y) * side + x] = values[(c * side + sy) * side + min(max(x - dx, 0), side - 1)]
+                }
+            }
+        }
+        return out
+    }
+
+    /// A 3×3 box blur (edges repeated).
+    static func blurred(_ values: [Float], side: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: values.count)
+        for c in 0..<3 {
+            for y in 0..<side {
+                for x in 0..<side {
+                    var sum: Float = 0
+                    for dy in -1...1 {
+                        let sy = min(max(y + dy, 0), side - 1)
+                        for dx in -1...1 { sum += values[(c * side + sy) * side + min(max(x + dx, 0), side - 1)] }
+                    }
+                    out[(c * side + y) * side + x] = sum / 9
+                }
+            }
+        }
+        return out
+    }
+}

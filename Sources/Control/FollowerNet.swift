@@ -1,0 +1,101 @@
+import NN
+import Tensor
+
+/// The shape of a plan follower (stored in its checkpoint).
+public struct FollowerConfig: Codable, Sendable, Equatable {
+    /// Camera frames the follower sees (square), pixels.
+    public var resolution = 64
+    /// Plan frames it is given (the plan model's resolution); `resolution` is 1× or 2× this.
+    public var planResolution = 32
+    /// Actions predicted per decision; the first is executed, the rest shape the training.
+    public var chunk = 4
+    /// Channels of the first convolution (the second and third have twice as many).
+    public var width = 32
+    public var hidden = 256
+
+    public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256) {
+        self.resolution = resolution
+        self.planResolution = planResolution
+        self.chunk = chunk
+        self.width = width
+        self.hidden = hidden
+    }
+
+    /// A small configuration for tests.
+    public static let micro = FollowerConfig(resolution: 32, planResolution: 16, chunk: 2, width: 8, hidden: 64)
+
+    public func validate() throws {
+        guard resolution == planResolution || resolution == 2 * planResolution else {
+            throw ControlError("the follower's resolution \(resolution) must be 1× or 2× its plan resolution \(planResolution)")
+        }
+        guard resolution % 4 == 0, chunk >= 1, width >= 1, hidden >= 1 else { throw ControlError("invalid follower configuration \(self)") }
+    }
+}
+
+/// The plan follower's network: a goal-conditioned policy.
+///
+/// Input: the current camera frame, the plan frame pursued and the one after it (both on the
+/// frame's channels, early fusion, so differences are seen pixel by pixel), and the robot's
+/// proprioception. Convolutions → spatial soft-argmax keypoints → MLP → an action chunk
+/// (chunk × 4, tanh) and the logit of "this goal frame is reached".
+public final class FollowerNet: Module {
+    public let config: FollowerConfig
+    let conv1: Conv2d
+    let norm1: GroupNorm
+    let conv2: Conv2d
+    let norm2: GroupNorm
+    let conv3: Conv2d
+    let keypoints = SpatialSoftmax()
+    let fc1: Linear
+    let fc2: Linear
+    let actionHead: Linear
+    let reachedHead: Linear
+
+    public init(config: FollowerConfig, seed: UInt64 = 0) throws {
+        try config.validate()
+        self.config = config
+        var rng = SeededRNG(seed: seed)
+        let w = config.width
+        conv1 = Conv2d(9, w, kernel: 3, stride: 2, rng: &rng)
+        norm1 = GroupNorm(groups: min(8, w), channels: w)
+        conv2 = Conv2d(w, 2 * w, kernel: 3, stride: 2, rng: &rng)
+        norm2 = GroupNorm(groups: min(8, 2 * w), channels: 2 * w)
+        conv3 = Conv2d(2 * w, 2 * w, kernel: 3, stride: 1, rng: &rng)
+        fc1 = Linear(4 * w + 4, config.hidden, rng: &rng)
+        fc2 = Linear(config.hidden, config.hidden, rng: &rng)
+        actionHead = Linear(config.hidden, config.chunk * 4, rng: &rng)
+        reachedHead = Linear(config.hidden, 1, rng: &rng)
+    }
+
+    /// - Parameters:
+    ///   - frame: (B, 3, R, R) in [−1, 1].
+    ///   - goals: (B, 6, P, P) in [−1, 1]: the goal frame and the next plan frame.
+    ///   - proprioception: (B, 4), normalised by ``FollowerInput/proprioception(_:)``.
+    /// - Returns: actions (B, chunk, 4) in [−1, 1] and reached logits (B).
+    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor) -> (actions: Tensor, reached: Tensor) {
+        let b = frame.shape[0]
+        let upsampled = config.resolution == config.planResolution ? goals : goals.upsampleNearest2x()
+        var x = Tensor.concat([frame, upsampled], axis: 1)  // (B, 9, R, R)
+        x = norm1(conv1(x)).relu()  // (B, w, R/2, R/2)
+        x = norm2(conv2(x)).relu()  // (B, 2w, R/4, R/4)
+        x = keypoints(conv3(x))  // (B, 4w): (x, y) of 2w keypoints
+        var h = Tensor.concat([x, proprioception], axis: 1)  // (B, 4w + 4)
+        h = fc1(h).relu()
+        h = fc2(h).relu()
+        let actions = actionHead(h).tanh().reshaped([b, config.chunk, 4])
+        return (actions, reachedHead(h).reshaped([b]))
+    }
+}
+
+/// How observations become the follower's inputs, in one place for acting and for training.
+public enum FollowerInput {
+    /// Hand position (metres, about ±0.4) scaled to about ±1.6, gripper opening 0…1 to −1…1.
+    public static func proprioception(_ p: [Float]) -> [Float] {
+        [p[0] * 4, p[1] * 4, p[2] * 4, (p.count > 3 ? p[3] : 1) * 2 - 1]
+    }
+}
+
+public struct ControlError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

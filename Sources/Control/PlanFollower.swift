@@ -1,0 +1,79 @@
+import Environments
+import Foundation
+import Media
+import NN
+import Tensor
+
+/// Turns a video plan into actions: the learned, closed-loop, goal-conditioned follower.
+///
+/// At run time it sees only what a real robot has — the camera frame, its own proprioception and
+/// the plan — never the environment, its simulator state or its scripted expert (it holds
+/// nothing but its network). It gets no task sentence: the plan says what to do.
+public final class PlanFollower {
+    public let net: FollowerNet
+    /// The goal frame counts as reached above this probability.
+    public var reachThreshold: Float
+
+    public init(net: FollowerNet, reachThreshold: Float = 0.5) {
+        self.net = net
+        self.reachThreshold = reachThreshold
+    }
+
+    public var config: FollowerConfig { net.config }
+
+    /// Decisions for episodes that are acting, in one batch.
+    public func decide(_ loops: [EpisodeLoop]) -> [Decision] {
+        guard !loops.isEmpty else { return [] }
+        let inputs = loops.map { loop -> (frame: RGBImage, goal: RGBImage, next: RGBImage, proprioception: [Float]) in
+            guard let (goal, next) = loop.goalFrames else { preconditionFailure("an episode follows no plan yet") }
+            return (loop.observation.frame, goal, next, loop.observation.proprioception)
+        }
+        let (actions, reached) = withoutGrad {
+            net(frame: Self.frames(inputs.map(\.frame), side: config.resolution),
+                goals: Self.goalPairs(inputs.map { ($0.goal, $0.next) }, side: config.planResolution),
+                proprioception: Tensor(shape: [loops.count, 4], values: inputs.flatMap { FollowerInput.proprioception($0.proprioception) }))
+        }
+        let actionValues = actions.toArray(), logits = reached.toArray()
+        let stride = config.chunk * 4
+        return (0..<loops.count).map { i in
+            Decision(action: Array(actionValues[(i * stride)..<(i * stride + 4)]),
+                     reachedGoal: 1 / (1 + exp(-logits[i])) > reachThreshold)
+        }
+    }
+
+    /// (B, 3, side, side) in [−1, 1].
+    static func frames(_ images: [RGBImage], side: Int) -> Tensor {
+        Tensor(shape: [images.count, 3, side, side], values: images.flatMap { $0.resized(width: side, height: side).planarSigned() })
+    }
+
+    /// (B, 6, side, side): each goal frame and the plan frame after it, on channels.
+    static func goalPairs(_ pairs: [(RGBImage, RGBImage)], side: Int) -> Tensor {
+        Tensor(shape: [pairs.count, 6, side, side], values: pairs.flatMap {
+            $0.0.resized(width: side, height: side).planarSigned() + $0.1.resized(width: side, height: side).planarSigned()
+        })
+    }
+
+    // MARK: - Checkpoints
+
+    /// Saves the network with its configuration (safetensors; metadata `config`, `format`).
+    public func save(to path: String, extra: [String: String] = [:]) throws {
+        var metadata = extra
+        metadata["format"] = "videoagent-follower-1"
+        metadata["config"] = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        try net.save(to: path, metadata: metadata)
+    }
+
+    /// Loads a follower saved by ``save(to:extra:)`` (or a training checkpoint's `model.safetensors`).
+    public static func load(_ path: String) throws -> (PlanFollower, metadata: [String: String]) {
+        let (tensors, metadata) = try Safetensors.read(path)
+        guard metadata["format"] == "videoagent-follower-1", let text = metadata["config"],
+              let config = try? JSONDecoder().decode(FollowerConfig.self, from: Data(text.utf8))
+        else {
+            throw ControlError("\(path) is not a plan follower (no videoagent-follower-1 metadata); train one with "
+                + "videoagent train-follower")
+        }
+        let net = try FollowerNet(config: config)
+        try net.load(tensors)
+        return (PlanFollower(net: net), metadata)
+    }
+}

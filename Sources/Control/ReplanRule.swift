@@ -1,0 +1,25 @@
+/// When an episode asks for a new plan (AVDC's replanning, which VideoAgent's best numbers use):
+/// the hand has stayed still for a while, or the plan is used up without success.
+public struct ReplanRule: Sendable, Codable, Equatable {
+    /// A step moving the hand less than this (metres) counts as still (paper: 0.001).
+    public var stallDistance: Float
+    /// Consecutive still steps that count as a stall (paper: 15). Consecutive, not cumulative as in
+    /// AVDC's code: a closed-loop follower stands still briefly and often (closing the fingers).
+    public var stallSteps: Int
+    /// New plans allowed after the first (paper: 5; 0 turns replanning off).
+    public var maxReplans: Int
+    /// Also replan when the follower has reached the plan's last frame and the task is not done.
+    public var replanWhenPlanEnds: Bool
+
+    public init(stallDistance: Float = 0.001, stallSteps: Int = 15, maxReplans: Int = 0, replanWhenPlanEnds: Bool = true) {
+        self.stallDistance = stallDistance
+        self.stallSteps = stallSteps
+        self.maxReplans = maxReplans
+        self.replanWhenPlanEnds = replanWhenPlanEnds
+    }
+
+    /// No replanning: one plan per episode.
+    public static let none = ReplanRule(maxReplans: 0)
+    /// The paper's setting: 15 still steps under 1 mm, at most 5 replans.
+    public static let paper = ReplanRule(maxReplans: 5)
+}

@@ -1,0 +1,263 @@
+import Control
+import Dataset
+import Environments
+import Foundation
+import Media
+import SeededRandom
+
+/// The ways an episode gets its plans, as in the paper's tables.
+public enum Variant: String, CaseIterable, Sendable, Codable {
+    /// The true demonstration of the same seed cut like a plan: the follower's own ceiling.
+    case oracle
+    /// One plan from the plan model.
+    case base
+    /// That plan refined K times (self-conditioning consistency).
+    case refine
+    /// Base plans, a new one on every stall (at most R).
+    case replan
+    /// Refined plans, a new one on every stall.
+    case refineReplan = "refine+replan"
+
+    public static func parse(_ list: String) throws -> [Variant] {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ControlError("no variant given; use some of \(allCases.map(\.rawValue).joined(separator: ","))") }
+        return try names.map { name in
+            guard let variant = Variant(rawValue: name) else {
+                throw ControlError("unknown variant '\(name)'; use some of \(allCases.map(\.rawValue).joined(separator: ","))")
+            }
+            return variant
+        }
+    }
+}
+
+/// One executed episode of the evaluation.
+public struct EpisodeResult: Codable, Sendable, Equatable {
+    /// `oracle`, `iteration-i` (the plan after i refinements: base is 0, refine is K), `replan`,
+    /// `refine+replan`.
+    public var arm: String
+    public var task: String
+    public var camera: String
+    public var seed: UInt64
+    public var success: Bool
+    public var steps: Int
+    public var replans: Int
+    public var seconds: Double
+}
+
+/// What to evaluate.
+public struct EvalSettings: Sendable {
+    public var tasks: [TaskInfo]
+    public var cameras: [String]
+    public var seeds: [UInt64]
+    public var variants: [Variant]
+    /// Refinement iterations K of `refine` and `refine+replan`.
+    public var iterations: Int
+    public var replanRule: ReplanRule
+    /// Episodes run in lockstep (their plans sampled in one batch).
+    public var batch: Int
+
+    public init(tasks: [TaskInfo], cameras: [String], seeds: [UInt64], variants: [Variant], iterations: Int,
+                replanRule: ReplanRule = .paper, batch: Int = 8) {
+        self.tasks = tasks
+        self.cameras = cameras
+        self.seeds = seeds
+        self.variants = variants
+        self.iterations = iterations
+        self.replanRule = replanRule
+        self.batch = batch
+    }
+
+    /// The arms that run, in report order.
+    public var arms: [String] {
+        var out: [String] = []
+        if variants.contains(.oracle) { out.append("oracle") }
+        if variants.contains(.base) || variants.contains(.refine) {
+            out += (0...(variants.contains(.refine) ? iterations : 0)).map { "iteration-\($0)" }
+        }
+        if variants.contains(.replan) { out.append("replan") }
+        if variants.contains(.refineReplan) { out.append("refine+replan") }
+        return out
+    }
+}
+
+/// A few executed episodes kept for the report's frame strips.
+public struct KeptEpisode: Sendable {
+    public var arm: String
+    public var task: String
+    public var camera: String
+    public var seed: UInt64
+    public var success: Bool
+    public var plan: [RGBImage]
+    public var frames: [RGBImage]
+}
+
+/// Runs the evaluation grid: every arm on every task × camera × seed, episodes in lockstep
+/// batches, results appended to a file as each batch ends (so a run resumes where it stopped).
+public final class EvalRunner {
+    public typealias EnvironmentFactory = () throws -> any DemonstrableEnvironment
+
+    let settings: EvalSettings
+    let follower: PlanFollower
+    let planModel: PlanModel?
+    let makeEnvironment: EnvironmentFactory
+    let resultsPath: String
+    let log: (String) -> Void
+    private var environments: [any DemonstrableEnvironment] = []
+    public private(set) var results: [EpisodeResult] = []
+    public private(set) var kept: [KeptEpisode] = []
+
+    public init(settings: EvalSettings, follower: PlanFollower, planModel: PlanModel?, resultsPath: String,
+                makeEnvironment: @escaping EnvironmentFactory, log: @escaping (String) -> Void) throws {
+        self.settings = settings
+        self.follower = follower
+        self.planModel = planModel
+        self.makeEnvironment = makeEnvironment
+        self.resultsPath = resultsPath
+        self.log = log
+        if let planModel {
+            guard planModel.resolution == follower.config.planResolution else {
+                throw ControlError("the plan model draws \(planModel.resolution)-pixel plans but the follower takes "
+                    + "\(follower.config.planResolution)-pixel plans; use a follower trained for this plan model")
+            }
+            try planModel.checkTasks(settings.tasks.map(\.instruction))
+        } else if settings.variants.contains(where: { $0 != .oracle }) {
+            throw ControlError("variants other than oracle need a plan model (--plan-model PATH)")
+        }
+        if let data = FileManager.default.contents(atPath: resultsPath) {
+            let decoder = JSONDecoder()
+            results = try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+                try decoder.decode(EpisodeResult.self, from: Data($0.utf8))
+            }
+        }
+    }
+
+    private struct Cell: Hashable { let task: String, camera: String, seed: UInt64 }
+
+    public func run() throws {
+        let done = Set(results.map { "\($0.arm)|\($0.task)|\($0.camera)|\($0.seed)" })
+        func isDone(_ arm: String, _ c: Cell) -> Bool { done.contains("\(arm)|\(c.task)|\(c.camera)|\(c.seed)") }
+        let cells = settings.tasks.flatMap { task in
+            settings.cameras.flatMap { camera in settings.seeds.map { Cell(task: task.name, camera: camera, seed: $0) } }
+        }
+        let arms = settings.arms
+        let iterationArms = arms.filter { $0.hasPrefix("iteration-") }
+        let groups: [[String]] = arms.filter { !$0.hasPrefix("iteration-") }.map { [$0] } + (iterationArms.isEmpty ? [] : [iterationArms])
+        let total = cells.count * arms.count
+        var finished = results.count
+        var finishedHere = 0
+        let started = Date()
+        for group in groups {
+            let todo = cells.filter { cell in group.contains { !isDone($0, cell) } }
+            for start in stride(from: 0, to: todo.count, by: settings.batch) {
+                let chunk = Array(todo[start..<min(start + settings.batch, todo.count)])
+                let t0 = Date()
+                let outcome = try run(group, chunk)
+                try append(outcome)
+                finished += outcome.count
+                finishedHere += outcome.count
+                let rate = Double(outcome.filter(\.success).count) / Double(max(1, outcome.count))
+                let elapsed = Date().timeIntervalSince(started)
+                let perEpisode = Date().timeIntervalSince(t0) / Double(max(1, outcome.count))
+                log(String(format: "[%d/%d] %@ %@ %@ seeds %llu–%llu: %.0f%% success, %.2f s/episode, ETA %@",
+                           finished, total, group.count > 1 ? "iterations 0–\(group.count - 1)" : group[0], chunk[0].task,
+                           chunk[0].camera, chunk.first!.seed, chunk.last!.seed, 100 * rate, perEpisode,
+                           Self.duration(elapsed / Double(finishedHere) * Double(total - finished))))
+            }
+        }
+    }
+
+    private func append(_ outcome: [EpisodeResult]) throws {
+        results += outcome
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var text = ""
+        for result in outcome { text += String(decoding: try encoder.encode(result), as: UTF8.self) + "\n" }
+        if !FileManager.default.fileExists(atPath: resultsPath) { FileManager.default.createFile(atPath: resultsPath, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: resultsPath))
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        handle.write(Data(text.utf8))
+    }
+
+    /// Runs `arms` (one arm, or the iteration arms sharing their samples) on `cells`.
+    private func run(_ arms: [String], _ cells: [Cell]) throws -> [EpisodeResult] {
+        while environments.count < cells.count { environments.append(try makeEnvironment()) }
+        let info = Dictionary(uniqueKeysWithValues: settings.tasks.map { ($0.name, $0) })
+        // Sampling noise depends on the seed and the arm only, so a resumed run draws the same plans.
+        let armCode = arms[0].utf8.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }
+        var rng = SeededRNG(seed: cells[0].seed &* 0x9E37_79B9_7F4A_7C15 ^ armCode)
+        switch arms[0] {
+        case "oracle":
+            let plans = try cells.enumerated().map { i, cell in
+                try Collector(environment: environments[i], resolution: follower.config.resolution,
+                              planResolution: follower.config.planResolution)
+                    .demonstrationPlan(task: cell.task, camera: cell.camera, seed: cell.seed)
+            }
+            return try execute("oracle", cells, info, rule: .none, first: plans, planner: nil)
+        case "replan", "refine+replan":
+            let iterations = arms[0] == "replan" ? 0 : settings.iterations
+            return try execute(arms[0], cells, info, rule: settings.replanRule, first: nil) { loops in
+                try self.planModel!.plans(observations: loops.map(\.observation.frame), tasks: loops.map(\.task.instruction),
+                                          iterations: iterations, rng: &rng).map { $0.last! }
+            }
+        default:
+            // One sampling gives every iteration's plan; each is executed from the same start.
+            let firsts = try cells.enumerated().map { i, cell in
+                try environments[i].reset(task: cell.task, seed: cell.seed, camera: cell.camera, resolution: follower.config.resolution).frame
+            }
+            let plans = try planModel!.plans(observations: firsts, tasks: cells.map { info[$0.task]!.instruction },
+                                             iterations: arms.count - 1, rng: &rng)
+            return try arms.enumerated().flatMap { i, arm in
+                try execute(arm, cells, info, rule: .none, first: plans.map { $0[i] }, planner: nil)
+            }
+        }
+    }
+
+    /// Runs episodes in lockstep: the follower decides for all acting episodes at once, and
+    /// episodes that ask for a plan get theirs from one call of `planner`.
+    private func execute(_ arm: String, _ cells: [Cell], _ info: [String: TaskInfo], rule: ReplanRule, first: [VideoPlan]?,
+                         planner: (([EpisodeLoop]) throws -> [VideoPlan])?) throws -> [EpisodeResult] {
+        let t0 = Date()
+        let loops = try cells.enumerated().map { i, cell in
+            let observation = try environments[i].reset(task: cell.task, seed: cell.seed, camera: cell.camera,
+                                                        resolution: follower.config.resolution)
+            let loop = EpisodeLoop(task: info[cell.task]!, seed: cell.seed, camera: cell.camera, first: observation, rule: rule,
+                                   planned: true)
+            if let first { loop.receive(first[i]) }
+            return loop
+        }
+        while true {
+            let waiting = loops.indices.filter { loops[$0].phase == .needsPlan }
+            if !waiting.isEmpty {
+                guard let planner else { throw ControlError("\(arm): an episode asked for a new plan but this arm does not replan") }
+                for (i, plan) in zip(waiting, try planner(waiting.map { loops[$0] })) { loops[i].receive(plan) }
+            }
+            let acting = loops.indices.filter { loops[$0].phase == .acting }
+            if acting.isEmpty { break }
+            for (i, decision) in zip(acting, follower.decide(acting.map { loops[$0] })) {
+                let result = try environments[i].step(decision.action)
+                loops[i].record(action: decision.action, result: result)
+                if decision.reachedGoal { loops[i].goalReached() }
+            }
+        }
+        let seconds = Date().timeIntervalSince(t0) / Double(cells.count)
+        for loop in loops { keep(arm, loop) }
+        return loops.map { loop in
+            EpisodeResult(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
+                          steps: loop.steps, replans: loop.replans, seconds: seconds)
+        }
+    }
+
+    /// Keeps the first two successes and failures of each arm for the strips.
+    private func keep(_ arm: String, _ loop: EpisodeLoop) {
+        guard kept.filter({ $0.arm == arm && $0.success == loop.success }).count < 2, let plan = loop.plans.first?.plan else { return }
+        let picks = (0..<plan.frames.count).map { $0 * (loop.frames.count - 1) / max(1, plan.frames.count - 1) }
+        kept.append(KeptEpisode(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
+                                plan: plan.frames, frames: picks.map { loop.frames[$0] }))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.isFinite ? max(0, seconds) : 0)
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : "\(s / 60)m\(String(format: "%02d", s % 60))s"
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Control
+import Environments
+import Evaluation
+import Foundation
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure task success in the paper's protocol: plans executed by the plan follower on a task × camera × seed grid.",
+        discussion: """
+            Variants (--variants, comma-separated): oracle (the true demonstration of the same seed cut like a plan:
+            the follower's own ceiling), base (one plan from the plan model), refine (that plan refined K =
+            --iterations times; every iteration 0…K is executed, for the success-against-iteration plot), replan
+            (base plans, a new one after --stall-steps still steps, at most --max-replans) and refine+replan.
+            Writes OUT/episodes.jsonl (one line per episode; --resume continues from it), OUT/report.json,
+            OUT/report.md (methods as rows, tasks as columns, 95 % Wilson intervals), OUT/iterations.png and
+            OUT/strips.png (plans above, what happened below).
+            """)
+
+    @Option(help: "builtin (pure Swift tabletop suite) or metaworld (Python bridge).") var env: String = "builtin"
+    @Option(help: "Comma-separated tasks, or all.") var tasks: String = "all"
+    @Option(help: "Comma-separated cameras.") var cameras: String = "corner,corner2,corner3"
+    @Option(help: "Seeds per task and camera.") var seeds: Int = 25
+    @Option(help: "The first seed (held out from training: 5000 and up).") var seedStart: UInt64 = 5000
+    @Option(help: "Comma-separated: oracle, base, refine, replan, refine+replan.") var variants: String = "oracle,base,refine,replan,refine+replan"
+    @Option(help: "Refinement iterations K of refine and refine+replan.") var iterations: Int = 4
+    @Option(help: ArgumentHelp("The plan model (default: the shipped one).", valueName: "PATH"))
+    var planModel: String = "models/builtin-plan/model.safetensors"
+    @Option(help: ArgumentHelp("The plan follower (default: the shipped one).", valueName: "PATH"))
+    var follower: String = "models/builtin-follower/model.safetensors"
+    @Option(help: "DDIM steps per plan.") var samplingSteps: Int = 10
+    @Option(help: "New plans allowed per episode in the replan variants (paper: 5).") var maxReplans: Int = 5
+    @Option(help: "Consecutive steps with the hand still (< 1 mm) that count as a stall (paper: 15).") var stallSteps: Int = 15
+    @Option(help: "Episodes run in lockstep, their plans sampled in one batch.") var batch: Int = 8
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Continue an interrupted run in --out.") var resume = false
+    @OptionGroup var environmentOptions: EnvironmentOptions
+
+    func validate() throws {
+        try OptionChecks.range(seeds, "--seeds", 1...100_000)
+        guard seedStart <= UInt64.max - UInt64(seeds) else { throw ValidationError("--seed-start + --seeds runs past the largest seed") }
+        try OptionChecks.range(iterations, "--iterations", 0...20)
+        try OptionChecks.range(samplingSteps, "--sampling-steps", 1...1000)
+        try OptionChecks.range(maxReplans, "--max-replans", 0...100)
+        try OptionChecks.range(stallSteps, "--stall-steps", 1...10_000)
+        try OptionChecks.range(batch, "--batch", 1...256)
+        do { _ = try Variant.parse(variants) } catch { throw ValidationError("--variants: \(error)") }
+    }
+
+    func run() throws {
+        Console.lineBuffered()
+        let chosen = try Variant.parse(variants)
+        let probe = try environmentOptions.make(env)
+        let taskList = try CollectCommand.choose(tasks, from: probe.tasks.map(\.name), what: "task")
+        let cameraList = try CollectCommand.choose(cameras, from: probe.cameras, what: "camera")
+        let taskInfos = taskList.map { name in probe.tasks.first { $0.name == name }! }
+        let environmentName = probe.name
+        probe.close()
+        guard FileManager.default.fileExists(atPath: follower) else {
+            throw ValidationError("no follower at \(follower); train one with videoagent train-follower, or give --follower PATH")
+        }
+        let (loadedFollower, followerMetadata) = try PlanFollower.load(follower)
+        let needsModel = chosen.contains { $0 != .oracle }
+        if needsModel && !FileManager.default.fileExists(atPath: planModel) {
+            throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")
+        }
+        let model = needsModel ? try PlanModel(path: planModel, steps: samplingSteps) : nil
+        if !resume && FileManager.default.fileExists(atPath: out + "/episodes.jsonl") {
+            throw ValidationError("\(out) holds an earlier run; give --resume to continue it, or another --out")
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
+                                    seeds: (0..<UInt64(seeds)).map { seedStart + $0 }, variants: chosen, iterations: iterations,
+                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans), batch: batch)
+        print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
+        print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")
+        let options = environmentOptions
+        let runner = try EvalRunner(settings: settings, follower: loadedFollower, planModel: model,
+                                    resultsPath: out + "/episodes.jsonl", makeEnvironment: { try options.make(environmentName) },
+                                    log: { print($0) })
+        try runner.run()
+        let report = EvalReport(results: runner.results, settings: settings, environment: environmentName)
+        try report.write(to: out, kept: runner.kept)
+        print(report.markdown)
+        print("wrote \(out)/report.md, report.json" + (report.successByIteration.count > 1 ? ", iterations.png" : "") + " and strips.png")
+    }
+}

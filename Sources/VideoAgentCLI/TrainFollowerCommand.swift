@@ -1,0 +1,89 @@
+import ArgumentParser
+import Control
+import Foundation
+import NN
+
+struct TrainFollowerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-follower",
+        abstract: "Train the plan follower (plan → actions) on episodes from videoagent collect.",
+        discussion: """
+            Behaviour cloning of the scripted expert's actions, goal-conditioned on plan frames: expert and noisy
+            episodes are cut into plans in hindsight; follower-driven episodes (collect --driver follower) bring the
+            states the follower itself reaches, labelled by the expert (DAgger). Writes OUT/checkpoint.safetensors
+            (to resume), OUT/model.safetensors (the follower) and OUT/loss.csv; prints progress.
+            """)
+
+    @Option(help: "A dataset from videoagent collect (repeatable).") var data: [String] = []
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Continue the run in --out (with the datasets given now, e.g. after a DAgger round).") var resume = false
+    @Option(help: "Size preset: standard (64 px frames, 32 px plans) or micro (32/16 px, for tests).") var preset: String = "standard"
+    @Option(help: "Total optimiser steps.") var steps: Int = 6000
+    @Option(help: "Samples per step.") var batch: Int = 64
+    @Option(help: "AdamW learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Steps between progress lines.") var logEvery: Int = 50
+    @Option(help: "Steps between checkpoints.") var checkpointEvery: Int = 500
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard !data.isEmpty else { throw ValidationError("give --data DIR (episodes from videoagent collect) at least once") }
+        guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
+        try OptionChecks.range(steps, "--steps", 1...10_000_000)
+        try OptionChecks.range(batch, "--batch", 1...4096)
+        try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
+        try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
+        try OptionChecks.range(checkpointEvery, "--checkpoint-every", 1...1_000_000)
+    }
+
+    func run() throws {
+        Console.lineBuffered()
+        let trainer: FollowerTrainer
+        if resume {
+            trainer = try FollowerTrainer.resume(from: out)
+            print("resuming at step \(trainer.step)")
+        } else {
+            var options = FollowerTrainingOptions()
+            options.batchSize = batch
+            options.learningRate = learningRate
+            options.seed = seed
+            trainer = try FollowerTrainer(config: preset == "micro" ? .micro : FollowerConfig(), options: options)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        let config = trainer.net.config
+        print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px)…")
+        let dataset = try FollowerData(directories: data, config: config)
+        print("\(dataset.episodeCount) episodes, \(dataset.steps) labelled steps; follower \(trainer.net.parameterCount) parameters")
+        let logPath = out + "/loss.csv"
+        if !FileManager.default.fileExists(atPath: logPath) {
+            try "step,action_mse,reached_bce,reached_accuracy,seconds_per_step\n".write(toFile: logPath, atomically: true, encoding: .utf8)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        defer { try? log.close() }
+        do {
+            var window: [FollowerLosses] = []
+            var windowStart = Date()
+            let started = Date(), startStep = trainer.step
+            while trainer.step < steps {
+                window.append(try trainer.trainStep(data: dataset))
+                if trainer.step % logEvery == 0 || trainer.step == steps {
+                    let n = Float(window.count)
+                    let mean = { (f: (FollowerLosses) -> Float) in window.map(f).reduce(0, +) / n }
+                    let perStep = Date().timeIntervalSince(windowStart) / Double(window.count)
+                    let eta = Date().timeIntervalSince(started) / Double(trainer.step - startStep) * Double(steps - trainer.step)
+                    print(String(format: "step %d/%d  action mse %.4f  reached bce %.3f (accuracy %.2f)  %.3f s/step  ETA %@",
+                                 trainer.step, steps, mean(\.action), mean(\.reached), mean(\.reachedAccuracy), perStep,
+                                 TrainCommand.duration(eta)))
+                    log.write(Data(String(format: "%d,%.6f,%.6f,%.4f,%.4f\n", trainer.step, mean(\.action), mean(\.reached),
+                                          mean(\.reachedAccuracy), perStep).utf8))
+                    window.removeAll()
+                    windowStart = Date()
+                }
+                if trainer.step % checkpointEvery == 0 || trainer.step == steps {
+                    try trainer.save(to: out)
+                    print("checkpoint at step \(trainer.step): \(out)/model.safetensors")
+                }
+            }
+        }
+    }
+}
