@@ -122,6 +122,8 @@ let package = Package(
                 swiftSettings: strict),
         .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Dataset", "Media", "NN", "Tensor", "Blocking"],
+                    swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

@@ -164,6 +164,49 @@ struct ModelCommandTests {
         let unknown = try await CLIProcess.run(["generate", "--checkpoint", root + "/run/model.safetensors", "--frame", frame,
                                                 "--task", "juggle", "--out", root + "/x"])
         #expect(unknown.status != 0 && unknown.stderr.contains("open the drawer"))
+        // The plan follower, then the evaluation in the paper's protocol with every variant.
+        let follow = try await CLIProcess.run(["train-follower", "--data", root + "/data", "--out", root + "/follower", "--preset", "micro",
+                                               "--steps", "20", "--batch", "8", "--log-every", "10", "--checkpoint-every", "20"])
+        #expect(follow.status == 0, "\(follow.stderr)")
+        #expect(follow.stdout.contains("step 20/20"))
+        let eval = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
+                                             "--variants", "oracle,base,refine,replan,refine+replan", "--iterations", "1",
+                                             "--plan-model", root + "/run/model.safetensors", "--follower", root + "/follower/model.safetensors",
+                                             "--sampling-steps", "2", "--max-replans", "1", "--stall-steps", "5", "--out", root + "/eval"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let report = try String(contentsOfFile: root + "/eval/report.md", encoding: .utf8)
+        for method in ["oracle (true demonstration as plan)", "| base |", "refine (K = 1)", "base + replan", "refine + replan"] {
+            #expect(report.contains(method), "report lacks \(method)")
+        }
+        #expect(FileManager.default.fileExists(atPath: root + "/eval/iterations.png"))
+        #expect(FileManager.default.fileExists(atPath: root + "/eval/strips.png"))
+        let lines = try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 * 5)  // 2 seeds × (oracle, iteration 0, iteration 1, replan, refine+replan)
+        // Resuming a finished run runs nothing again.
+        let again = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
+                                              "--variants", "oracle", "--follower", root + "/follower/model.safetensors",
+                                              "--out", root + "/eval", "--resume"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n").count == 10)
+        // Bad input: one line naming the fix.
+        for (arguments, mention) in [
+            (["--tasks", "juggling"], "unknown task 'juggling'"),
+            (["--variants", "oracle,best"], "unknown variant 'best'"),
+            (["--plan-model", CLIProcess.packageRoot + "/models/builtin-plan/model.safetensors"], "16-pixel plans"),
+        ] {
+            let bad = try await CLIProcess.run(["eval", "--cameras", "corner", "--seeds", "1", "--follower", root + "/follower/model.safetensors",
+                                                "--out", root + "/bad-\(UUID().uuidString.prefix(4))"] + arguments)
+            #expect(bad.status != 0 && bad.status < 128, "\(arguments): status \(bad.status)")
+            #expect(bad.stderr.contains(mention), "\(arguments): \(bad.stderr)")
+        }
+        // A dataset without proprioception cannot teach the follower.
+        let record = root + "/data/episodes/button-press/corner/seed-0/episode.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: record))) as! [String: Any]
+        json["proprioception"] = [[Float]]()
+        try FileManager.default.createDirectory(atPath: root + "/noproprio/episodes/button-press/corner/seed-0", withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: root + "/noproprio/episodes/button-press/corner/seed-0/episode.json"))
+        let noProprio = try await CLIProcess.run(["train-follower", "--data", root + "/noproprio", "--out", root + "/x2", "--preset", "micro"])
+        #expect(noProprio.status != 0 && noProprio.stderr.contains("proprioception"), "\(noProprio.stderr)")
         // Resume continues from the saved step.
         let resumed = try await CLIProcess.run(["train", "--out", root + "/run", "--resume", "--steps", "30", "--log-every", "6"])
         #expect(resumed.status == 0, "\(resumed.stderr)")

@@ -1,0 +1,106 @@
+@testable import Control
+import Dataset
+import Environments
+import Media
+import Testing
+
+/// A one-dimensional robot: the hand moves along x by 1 cm per unit of action; the task is done at
+/// x ≥ 0.2. Frames are blank: the loop's rules do not look at them.
+final class LineEnvironment: Environment {
+    let name = "line"
+    let tasks = [TaskInfo(name: "reach", instruction: "reach the end", isHard: false)]
+    let cameras = ["fixed"]
+    let maxSteps: Int
+    private var x: Float = 0
+    private var steps = 0
+
+    init(maxSteps: Int = 100) { self.maxSteps = maxSteps }
+
+    private var observation: Observation {
+        Observation(frame: RGBImage(width: 8, height: 8), proprioception: [x, 0, 0, 1])
+    }
+
+    func reset(task: String, seed: UInt64, camera: String, resolution: Int) throws -> Observation {
+        x = 0
+        steps = 0
+        return observation
+    }
+
+    func step(_ action: [Float]) throws -> StepResult {
+        x += 0.01 * action[0]
+        steps += 1
+        let success = x >= 0.2
+        return StepResult(observation: observation, success: success, terminated: success, truncated: !success && steps >= maxSteps)
+    }
+
+    func close() {}
+}
+
+@Suite("Episode loop")
+struct EpisodeLoopTests {
+    private func plan(_ frames: Int = 4) -> VideoPlan {
+        VideoPlan(frames: Array(repeating: RGBImage(width: 8, height: 8), count: frames), source: "test")
+    }
+
+    private func run(_ env: LineEnvironment, rule: ReplanRule, action: @escaping (EpisodeLoop) -> Float,
+                     reached: @escaping (EpisodeLoop) -> Bool = { _ in false }) throws -> (EpisodeLoop, plansMade: Int) {
+        let loop = EpisodeLoop(task: env.tasks[0], seed: 0, camera: "fixed",
+                               first: try env.reset(task: "reach", seed: 0, camera: "fixed", resolution: 8), rule: rule, planned: true)
+        var plansMade = 0
+        try EpisodeRunner.run(loop, in: env, plan: { _ in
+            plansMade += 1
+            return plan()
+        }, decide: { loop in Decision(action: [action(loop), 0, 0, 0], reachedGoal: reached(loop)) })
+        return (loop, plansMade)
+    }
+
+    @Test("an episode that reaches its goal ends with success, one plan, no replan")
+    func success() throws {
+        let (loop, plans) = try run(LineEnvironment(), rule: .paper, action: { _ in 1 })
+        #expect(loop.success && loop.end == .success)
+        #expect(loop.steps == 20 && plans == 1 && loop.replans == 0)
+        #expect(loop.frames.count == loop.steps + 1 && loop.proprioception.count == loop.frames.count)
+    }
+
+    @Test("a stall of N consecutive still steps asks for a new plan, at most R times; then the step limit ends it")
+    func stallReplans() throws {
+        let rule = ReplanRule(stallDistance: 0.001, stallSteps: 5, maxReplans: 3)
+        let (loop, plans) = try run(LineEnvironment(maxSteps: 60), rule: rule, action: { _ in 0 })
+        #expect(plans == 4 && loop.replans == 3)
+        #expect(loop.end == .stepLimit && loop.steps == 60)
+        // The new plans came after 5, 10 and 15 still steps.
+        #expect(loop.plans.map(\.step) == [0, 5, 10, 15])
+    }
+
+    @Test("moving resets the stall count; without replans allowed a stall only runs out the clock")
+    func movingIsNotStalling() throws {
+        // Moves every other step: never five still steps in a row.
+        let (loop, plans) = try run(LineEnvironment(maxSteps: 30), rule: ReplanRule(stallSteps: 5, maxReplans: 5),
+                                    action: { $0.steps % 2 == 0 ? 0.1 : 0 })
+        #expect(plans == 1 && loop.end == .stepLimit)
+        let (still, stillPlans) = try run(LineEnvironment(maxSteps: 30), rule: .none, action: { _ in 0 })
+        #expect(stillPlans == 1 && still.end == .stepLimit)
+    }
+
+    @Test("reaching goal frames advances through the plan; past its last frame a new plan is asked for")
+    func planUsedUp() throws {
+        var seenGoals: [Int] = []
+        let (loop, plans) = try run(LineEnvironment(maxSteps: 12), rule: ReplanRule(maxReplans: 1), action: { loop in
+            seenGoals.append(loop.goal)
+            return 0.5
+        }, reached: { _ in true })
+        // Goals 1, 2, 3 of the first plan, then a new plan; the second is held at its last frame.
+        #expect(Array(seenGoals.prefix(4)) == [1, 2, 3, 1])
+        #expect(plans == 2 && loop.replans == 1)
+        #expect(seenGoals.suffix(3).allSatisfy { $0 == 3 })
+    }
+
+    @Test("the record keeps actions, goals and plans for the dataset")
+    func record() throws {
+        let (loop, _) = try run(LineEnvironment(), rule: .none, action: { _ in 1 })
+        let (record, frames, plans) = loop.record(environment: "line", resolution: 8, policy: "test")
+        #expect(record.success && record.steps == 20 && frames.count == 21)
+        #expect(record.plans?.count == 1 && plans.count == 1 && record.goals?.count == 20)
+        #expect(record.labels == nil)
+    }
+}

@@ -1,0 +1,81 @@
+import Blocking
+@testable import Control
+import Dataset
+import Environments
+import Foundation
+import Testing
+
+/// The plan follower on a micro configuration: it learns from the expert, it follows the plan,
+/// and it cannot reach the simulator.
+@Suite("Plan follower", .serialized)
+struct FollowerLearningTests {
+    /// Expert episodes of button-press at the micro resolution, in a temporary dataset.
+    static let dataset: String = {
+        let directory = NSTemporaryDirectory() + "follower-data-\(UUID().uuidString.prefix(8))"
+        let config = FollowerConfig.micro
+        let collector = Collector(environment: TabletopEnvironment(), resolution: config.resolution, planResolution: config.planResolution)
+        let writer = DatasetWriter(directory: directory)
+        for seed in 0..<UInt64(24) {
+            for driver in [Collector.Driver.expert, .noisyExpert(sigma: 0.1)] {
+                let loop = try! collector.play(task: "button-press", camera: "corner", seed: seed + (driver.name == "expert" ? 0 : 100),
+                                               driver: driver)
+                let (record, frames, plans) = loop.record(environment: "builtin", resolution: config.resolution, policy: driver.name)
+                try! writer.write(record, frames: frames, plans: plans)
+            }
+        }
+        return directory
+    }()
+
+    /// Successes of `follower` on oracle plans of button-press, seeds 500…
+    static func successes(_ follower: PlanFollower, episodes: Int) throws -> Int {
+        let environment = TabletopEnvironment(maxSteps: 60)
+        let collector = Collector(environment: environment, resolution: follower.config.resolution,
+                                  planResolution: follower.config.planResolution)
+        var count = 0
+        for seed in 500..<(500 + UInt64(episodes)) {
+            let plan = try collector.demonstrationPlan(task: "button-press", camera: "corner", seed: seed)
+            let loop = EpisodeLoop(task: environment.tasks[0], seed: seed, camera: "corner",
+                                   first: try environment.reset(task: "button-press", seed: seed, camera: "corner",
+                                                                resolution: follower.config.resolution), planned: true)
+            try EpisodeRunner.run(loop, in: environment, plan: { _ in plan }, decide: { follower.decide([$0])[0] })
+            if loop.success { count += 1 }
+        }
+        return count
+    }
+
+    @Test("a micro follower learns: its loss falls and it presses the button more often than before training")
+    func learns() async throws {
+        let (losses, before, after) = try await Blocking.onOwnThread { () throws -> ([FollowerLosses], Int, Int) in
+            var options = FollowerTrainingOptions()
+            options.batchSize = 32
+            options.learningRate = 3e-3
+            let trainer = try FollowerTrainer(config: .micro, options: options)
+            let data = try FollowerData(directories: [Self.dataset], config: .micro)
+            let before = try Self.successes(trainer.follower, episodes: 10)
+            var losses: [FollowerLosses] = []
+            for _ in 0..<600 { losses.append(try trainer.trainStep(data: data)) }
+            return (losses, before, try Self.successes(trainer.follower, episodes: 10))
+        }
+        let early = losses[0..<50].map(\.action).reduce(0, +) / 50
+        let late = losses[550..<600].map(\.action).reduce(0, +) / 50
+        #expect(late < early * 0.5, "action loss went from \(early) to \(late)")
+        #expect(after > before, "successes before training \(before)/10, after \(after)/10")
+    }
+
+    @Test("the follower holds nothing but its network: no environment, demonstrator or simulator state")
+    func noPrivilegedState() throws {
+        let follower = PlanFollower(net: try FollowerNet(config: .micro))
+        var seen: [Any] = []
+        func walk(_ value: Any, depth: Int) {
+            guard depth < 12 else { return }
+            seen.append(value)
+            for child in Mirror(reflecting: value).children { walk(child.value, depth: depth + 1) }
+        }
+        walk(follower, depth: 0)
+        #expect(!seen.contains { $0 is any Environment })
+        #expect(!seen.contains { $0 is any Demonstrator })
+        // And the environment protocol offers no expert: only environments that are demonstrable do.
+        let environment: any Environment = TabletopEnvironment()
+        #expect(Mirror(reflecting: environment).children.allSatisfy { !($0.value is any Demonstrator) })
+    }
+}
