@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "SeededRandom", swiftSettings: strict),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "SeededRandom"], swiftSettings: numeric),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: numeric),
-        .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset"],
+        .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset", "Checksum"],
                 swiftSettings: numeric),
 
         // Task × camera × seed grids in the paper's protocol, success tables with intervals, reports.
@@ -71,17 +71,21 @@ let package = Package(
         // MARK: Blocking work off the cooperative pool (bus I/O, long compute)
         .target(name: "Blocking", swiftSettings: strict),
 
+        // MARK: Messages: JSON values and a strict reader; the envelope and one type per topic value
+        .target(name: "JSON", swiftSettings: strict),
+        .target(name: "Messages", dependencies: ["Checksum", "JSON"], swiftSettings: strict),
+
         // MARK: Message bus
         .target(name: "Checksum", swiftSettings: numeric),
         .target(name: "Bus", dependencies: ["Checksum", logging], swiftSettings: strict),
         .target(name: "BusEmbedded", dependencies: ["Bus", "Blocking", "Checksum", logging, metrics], swiftSettings: strict),
         .target(name: "BusKafka", dependencies: ["Bus", "Blocking", "CRdKafka", logging], swiftSettings: strict),
-        .target(name: "TopicCatalog", dependencies: ["Bus", yams], swiftSettings: strict),
+        .target(name: "TopicCatalog", dependencies: ["Bus", "JSON", yams], swiftSettings: strict),
 
         // MARK: Command line (the only place that picks embedded or Kafka)
         .executableTarget(
             name: "VideoAgentCLI",
-            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Control", "Evaluation", "Media",
+            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Control", "Evaluation", "JSON", "Media",
                            "VideoDiffusion", "NN", "Tensor", argumentParser, logging],
             swiftSettings: strict),
 
@@ -104,7 +108,7 @@ let package = Package(
         .executableTarget(name: "fuzz-chunks", dependencies: ["Bus"], path: "fuzz/chunks", swiftSettings: strict),
         .executableTarget(name: "fuzz-safetensors", dependencies: ["NN"], path: "fuzz/safetensors", swiftSettings: strict),
         .executableTarget(name: "fuzz-png", dependencies: ["Media"], path: "fuzz/png", swiftSettings: strict),
-        .executableTarget(name: "fuzz-message", dependencies: ["TopicCatalog"], path: "fuzz/message", swiftSettings: strict),
+        .executableTarget(name: "fuzz-message", dependencies: ["TopicCatalog", "JSON", "Messages"], path: "fuzz/message", swiftSettings: strict),
 
         // MARK: Tests
         // Killed at random by the embedded log's crash-consistency test (CLITests).
@@ -129,7 +133,8 @@ let package = Package(
             name: "BusTests",
             dependencies: ["Bus", "BusEmbedded", "BusKafka", "BusTestKit", "Checksum"],
             swiftSettings: strict),
-        .testTarget(name: "TopicCatalogTests", dependencies: ["TopicCatalog", "Bus"], swiftSettings: strict),
+        .testTarget(name: "TopicCatalogTests", dependencies: ["TopicCatalog", "JSON", "Bus"], swiftSettings: strict),
+        .testTarget(name: "MessagesTests", dependencies: ["Messages", "JSON", "TopicCatalog"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus", "BusEmbedded", "Checksum"], swiftSettings: strict),
     ]
 )

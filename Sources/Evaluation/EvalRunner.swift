@@ -248,9 +248,11 @@ public final class EvalRunner {
         }
     }
 
-    /// Keeps the first two successes and failures of each arm for the strips.
+    /// Keeps the first success and the first failure of each arm and task for the strips.
     private func keep(_ arm: String, _ loop: EpisodeLoop) {
-        guard kept.filter({ $0.arm == arm && $0.success == loop.success }).count < 2, let plan = loop.plans.first?.plan else { return }
+        guard !kept.contains(where: { $0.arm == arm && $0.task == loop.task.name && $0.success == loop.success }),
+              let plan = loop.plans.first?.plan
+        else { return }
         let picks = (0..<plan.frames.count).map { $0 * (loop.frames.count - 1) / max(1, plan.frames.count - 1) }
         kept.append(KeptEpisode(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
                                 plan: plan.frames, frames: picks.map { loop.frames[$0] }))

@@ -1,3 +1,4 @@
+import JSON
 import Foundation
 
 /// A validator for the part of JSON Schema (2020-12) that topic specs use: `type`, `properties`,

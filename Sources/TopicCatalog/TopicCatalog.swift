@@ -1,3 +1,4 @@
+import JSON
 import Bus
 import Foundation
 import Yams

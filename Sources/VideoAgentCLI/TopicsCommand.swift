@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import Foundation
+import JSON
 import TopicCatalog
 
 struct TopicsCommand: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import Checksum
 import Foundation
 
 /// Everything that fixes the video model's shape; stored in every checkpoint so a checkpoint
@@ -68,11 +69,11 @@ public struct VideoModelConfig: Codable, Sendable, Equatable {
 
     /// A stable hash of the architecture (not the task list): checkpoints with the same hash
     /// are interchangeable.
+    /// sha256 (64 hex digits) of what fixes the tensors' shapes: checkpoints of the same
+    /// architecture can replace each other in a running planner.
     public var architectureHash: String {
         let text = "\(resolution)|\(futureFrames)|\(widths)|\(blocksPerLevel)|\(timeDimension)|\(groups)|\(diffusionSteps)|\(tasks.count)|\(feedbackCodes.count)"
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return String(hash, radix: 16)
+        return SHA256.hex(Array(text.utf8))
     }
 }
 

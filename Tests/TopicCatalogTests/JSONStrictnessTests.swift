@@ -1,4 +1,5 @@
 import Testing
+import JSON
 import TopicCatalog
 
 /// The strict JSON reader and the schema keywords whose string comparison must be by code point.

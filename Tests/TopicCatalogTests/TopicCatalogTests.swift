@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Testing
+import JSON
 import TopicCatalog
 
 @Suite("Topic catalog")

@@ -2,6 +2,7 @@
 // JSON and check it against every topic's schema. Built by scripts/fuzz.sh with libFuzzer; in a
 // normal build it replays the files it is given. Needs VIDEOAGENT_TOPICS (the topics/ folder).
 import Foundation
+import JSON
 import TopicCatalog
 
 private let specs: [TopicSpec] = {
