@@ -75,6 +75,9 @@ let package = Package(
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "Messages", dependencies: ["Checksum", "JSON"], swiftSettings: strict),
 
+        // The stage loop, retries and dead letters, checkpoints on the bus, hot-swapped models (no ML here).
+        .target(name: "AgentKit", dependencies: ["Bus", "Messages", "JSON", "Checksum", "Blocking", logging], swiftSettings: strict),
+
         // MARK: Message bus
         .target(name: "Checksum", swiftSettings: numeric),
         .target(name: "Bus", dependencies: ["Checksum", logging], swiftSettings: strict),
@@ -134,6 +137,8 @@ let package = Package(
             dependencies: ["Bus", "BusEmbedded", "BusKafka", "BusTestKit", "Checksum"],
             swiftSettings: strict),
         .testTarget(name: "TopicCatalogTests", dependencies: ["TopicCatalog", "JSON", "Bus"], swiftSettings: strict),
+        .testTarget(name: "AgentKitTests", dependencies: ["AgentKit", "Bus", "BusTestKit", "Messages", "JSON", logging],
+                    swiftSettings: strict),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "JSON", "TopicCatalog"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus", "BusEmbedded", "Checksum"], swiftSettings: strict),
     ]

@@ -94,3 +94,15 @@ public enum Topic {
     public static let deadLetters = "videoagent.deadletter.v1"
     public static let all = [requests, plans, critiques, approved, trajectories, checkpoints, deadLetters]
 }
+
+/// A message that carries an ``Envelope`` (every topic value but a dead letter).
+public protocol EnvelopedMessage: Codable, Sendable {
+    var envelope: Envelope { get }
+}
+
+extension PlanRequest: EnvelopedMessage {}
+extension PlanMessage: EnvelopedMessage {}
+extension Critique: EnvelopedMessage {}
+extension ApprovedPlan: EnvelopedMessage {}
+extension Trajectory: EnvelopedMessage {}
+extension CheckpointMessage: EnvelopedMessage {}
