@@ -56,6 +56,20 @@ let package = Package(
         .target(name: "VideoDiffusion", dependencies: ["NN", "Tensor", "Media", "Dataset", "Checksum"],
                 swiftSettings: numeric),
 
+        // Plan judges: the protocol, the stand-in rule (the learned judge and the VLM adapter come next).
+        .target(name: "VideoCritic", dependencies: ["Media"], swiftSettings: numeric),
+        // MARK: The five stages: a thin service over pure logic each; they never import each other.
+        .target(name: "PlannerStage", dependencies: ["AgentKit", "Bus", "Messages", "VideoDiffusion", "Media", "Tensor", "SeededRandom", logging],
+                path: "Sources/Stages/PlannerStage", swiftSettings: strict),
+        .target(name: "CriticStage", dependencies: ["AgentKit", "Bus", "Messages", "VideoCritic", "Media", logging],
+                path: "Sources/Stages/CriticStage", swiftSettings: strict),
+        .target(name: "ExecutorStage", dependencies: ["AgentKit", "Bus", "Messages", "Control", "Environments", "Media", logging],
+                path: "Sources/Stages/ExecutorStage", swiftSettings: strict),
+        .target(name: "LearnerStage", dependencies: ["AgentKit", "Blocking", "Bus", "Messages", "JSON", "VideoDiffusion", "Media", logging],
+                path: "Sources/Stages/LearnerStage", swiftSettings: strict),
+        .target(name: "RefinerStage", dependencies: ["AgentKit", "Bus", "Messages", "VideoDiffusion", "Media", "Tensor", "SeededRandom", logging],
+                path: "Sources/Stages/RefinerStage", swiftSettings: strict),
+
         // Task × camera × seed grids in the paper's protocol, success tables with intervals, reports.
         .target(name: "Evaluation", dependencies: ["Control", "Dataset", "Environments", "Media", "VideoDiffusion", "Tensor",
                                                    "SeededRandom"], swiftSettings: strict),
@@ -88,7 +102,8 @@ let package = Package(
         // MARK: Command line (the only place that picks embedded or Kafka)
         .executableTarget(
             name: "VideoAgentCLI",
-            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Control", "Evaluation", "JSON", "Media",
+            dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Control", "Evaluation", "JSON", "Media", "AgentKit", "Messages", "PlannerStage",
+                           "CriticStage", "RefinerStage", "ExecutorStage", "LearnerStage", "VideoCritic", "Blocking",
                            "VideoDiffusion", "NN", "Tensor", argumentParser, logging],
             swiftSettings: strict),
 

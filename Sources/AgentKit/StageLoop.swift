@@ -62,18 +62,33 @@ public final class StageLoop<Input: EnvelopedMessage>: @unchecked Sendable {
     public let instance: String
     private let consumer: BusConsumer
     private let producer: BusProducer
-    private let handler: (Input, BusRecord) async throws -> [StageOutput]
+    private let handler: ([Input]) async throws -> [[StageOutput]]
     private let options: StageOptions
     private let logger: Logger
     private var seen = RecentIDs(capacity: 10_000)
 
+    /// A loop whose handler takes one message at a time.
+    public convenience init(stage: Stage, instance: String, consumer: BusConsumer, producer: BusProducer,
+                            options: StageOptions = StageOptions(), logger: Logger,
+                            handler: @escaping (Input) async throws -> [StageOutput]) {
+        self.init(stage: stage, instance: instance, consumer: consumer, producer: producer, options: options, logger: logger,
+                  batchHandler: { inputs in
+                      var outputs: [[StageOutput]] = []
+                      for input in inputs { outputs.append(try await handler(input)) }
+                      return outputs
+                  })
+    }
+
+    /// A loop whose handler takes every new message of a poll at once (a planner samples their
+    /// plans in one batch) and returns each one's outputs. When a batch fails, its messages are
+    /// retried one by one, so only the one that fails goes to the dead-letter topic.
     public init(stage: Stage, instance: String, consumer: BusConsumer, producer: BusProducer, options: StageOptions = StageOptions(),
-                logger: Logger, handler: @escaping (Input, BusRecord) async throws -> [StageOutput]) {
+                logger: Logger, batchHandler: @escaping ([Input]) async throws -> [[StageOutput]]) {
         self.stage = stage
         self.instance = instance
         self.consumer = consumer
         self.producer = producer
-        self.handler = handler
+        self.handler = batchHandler
         self.options = options
         self.logger = logger
         seen = RecentIDs(capacity: options.rememberedIDs)
@@ -91,6 +106,7 @@ public final class StageLoop<Input: EnvelopedMessage>: @unchecked Sendable {
         guard !records.isEmpty else { return StageProgress() }
         var progress = StageProgress()
         var outputs: [StageOutput] = []
+        var inputs: [(input: Input, record: BusRecord)] = []
         for record in records {
             if let defect = record.defect {
                 outputs.append(try deadLetter(record, error: "undecodable record: \(defect)", attempts: 1))
@@ -109,24 +125,21 @@ public final class StageLoop<Input: EnvelopedMessage>: @unchecked Sendable {
                 progress.duplicates += 1
                 continue
             }
-            var attempt = 1
-            while true {
-                do {
-                    outputs += try await handler(input, record)
-                    progress.handled += 1
-                    break
-                } catch {
-                    if attempt >= options.attempts {
-                        logger.error("handler failed; message sent to the dead-letter topic", metadata: [
-                            "topic": "\(record.topic)", "offset": "\(record.offset)", "error": "\(error)",
-                        ])
-                        outputs.append(try deadLetter(record, error: "\(error)", attempts: attempt))
+            inputs.append((input, record))
+        }
+        if !inputs.isEmpty {
+            if let batch = try? await handler(inputs.map(\.input)), batch.count == inputs.count {
+                outputs += batch.flatMap { $0 }
+                progress.handled += inputs.count
+            } else {
+                for (input, record) in inputs {
+                    if let produced = try await handleAlone(input, record) {
+                        outputs += produced
+                        progress.handled += 1
+                    } else {
+                        outputs.append(try deadLetter(record, error: lastError, attempts: options.attempts))
                         progress.deadLettered += 1
-                        seen.remove(input.envelope.messageID)
-                        break
                     }
-                    try await Task.sleep(for: options.backoff * (1 << (attempt - 1)))
-                    attempt += 1
                 }
             }
         }
@@ -136,6 +149,27 @@ public final class StageLoop<Input: EnvelopedMessage>: @unchecked Sendable {
         }
         try await consumer.commit(records)
         return progress
+    }
+
+    private var lastError = ""
+
+    /// One message, with retries; nil when every attempt failed (the error is in `lastError`).
+    private func handleAlone(_ input: Input, _ record: BusRecord) async throws -> [StageOutput]? {
+        for attempt in 1...options.attempts {
+            do {
+                let outputs = try await handler([input])
+                guard outputs.count == 1 else { throw StageError("the handler returned \(outputs.count) results for one message") }
+                return outputs[0]
+            } catch {
+                lastError = "\(error)"
+                if attempt < options.attempts { try await Task.sleep(for: options.backoff * (1 << (attempt - 1))) }
+            }
+        }
+        logger.error("handler failed; message sent to the dead-letter topic", metadata: [
+            "topic": "\(record.topic)", "offset": "\(record.offset)", "error": "\(lastError)",
+        ])
+        seen.remove(input.envelope.messageID)
+        return nil
     }
 
     private func deadLetter(_ record: BusRecord, error: String, attempts: Int) throws -> StageOutput {
@@ -183,4 +217,9 @@ struct RecentIDs {
     }
 
     mutating func remove(_ id: String) { members.remove(id) }
+}
+
+public struct StageError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

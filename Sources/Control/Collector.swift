@@ -31,14 +31,21 @@ public struct Collector {
 
     public let environment: any DemonstrableEnvironment
     public let demonstrator: any Demonstrator
+    /// Labels the states of noisy and follower-driven episodes: the expert with `teacherSlack`.
+    public let teacher: any Demonstrator
     public let resolution: Int
     /// Resolution and length of the true demonstration plans given to a follower.
     public let planResolution: Int
     public let futureFrames: Int
 
+    /// The slack of the teacher that labels noisy and follower-driven episodes: the follower's aim
+    /// is about a centimetre, so a teacher that insists on millimetres would teach it to hover.
+    public static let teacherSlack: Float = 0.008
+
     public init(environment: any DemonstrableEnvironment, resolution: Int, planResolution: Int = 32, futureFrames: Int = 7) {
         self.environment = environment
         demonstrator = environment.makeDemonstrator()
+        teacher = environment.makeDemonstrator(slack: Self.teacherSlack)
         self.resolution = resolution
         self.planResolution = planResolution
         self.futureFrames = futureFrames
@@ -60,7 +67,11 @@ public struct Collector {
         let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: oracle != nil)
         var rng = SeededRNG(seed: seed ^ 0x5EED_C011_EC70_0001)
         try EpisodeRunner.run(loop, in: environment, plan: { _ in oracle! }, decide: { loop in
-            let expert = try demonstrator.action()
+            if case .expert = driver {
+                let expert = try demonstrator.action()
+                return Decision(action: expert, label: expert)
+            }
+            let expert = try teacher.action()
             switch driver {
             case .expert:
                 return Decision(action: expert, label: expert)

@@ -35,8 +35,15 @@ public protocol Demonstrator: AnyObject {
 
 /// An environment that has a scripted expert.
 public protocol DemonstrableEnvironment: Environment {
-    /// The expert of this environment, following whatever episode it is in.
-    func makeDemonstrator() -> any Demonstrator
+    /// The expert of this environment, following whatever episode it is in. `slack` (metres)
+    /// loosens how precisely it lines up before making contact: a teacher for a learned policy,
+    /// whose aim is only that precise, should not keep pulling back to line up again.
+    func makeDemonstrator(slack: Float) -> any Demonstrator
+}
+
+extension DemonstrableEnvironment {
+    /// The expert at the demonstrations' own precision.
+    public func makeDemonstrator() -> any Demonstrator { makeDemonstrator(slack: 0) }
 }
 
 /// A task: its identifier and the instruction a planner receives.

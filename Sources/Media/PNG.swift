@@ -46,6 +46,17 @@ public enum PNG {
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 
+    /// The image as a base64-encoded PNG, as messages on the bus carry frames.
+    public static func base64(_ image: RGBImage) throws -> String {
+        Data(try encode(image)).base64EncodedString()
+    }
+
+    /// A frame from a message: base64 PNG, its size bounded by `maxPixels`.
+    public static func decode(base64 text: String, maxPixels: Int = PNG.maxPixels) throws -> RGBImage {
+        guard let data = Data(base64Encoded: text) else { throw PNGError("a frame is not valid base64") }
+        return try decode([UInt8](data), maxPixels: maxPixels)
+    }
+
     public static func write(_ image: RGBImage, to path: String) throws {
         let bytes = try encode(image)
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {

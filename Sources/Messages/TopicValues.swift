@@ -69,6 +69,8 @@ public struct PlanMessage: Codable, Sendable, Equatable {
 public struct Critique: Codable, Sendable, Equatable {
     public var envelope: Envelope
     public var planID: String
+    /// The plan request the judged plan answers (carried on to refinements and the approval).
+    public var requestID: String
     public var robotID: String
     public var task: String
     public var iteration: Int
@@ -83,10 +85,11 @@ public struct Critique: Codable, Sendable, Equatable {
     /// The plan judged, carried so a refiner needs no lookup.
     public var frames: [String]?
 
-    public init(envelope: Envelope, planID: String, robotID: String, task: String, iteration: Int, accept: Bool, score: Float,
-                frameScores: [Float], feedbackCode: String, feedback: String, critic: String, frames: [String]?) {
+    public init(envelope: Envelope, planID: String, requestID: String, robotID: String, task: String, iteration: Int, accept: Bool,
+                score: Float, frameScores: [Float], feedbackCode: String, feedback: String, critic: String, frames: [String]?) {
         self.envelope = envelope
         self.planID = planID
+        self.requestID = requestID
         self.robotID = robotID
         self.task = task
         self.iteration = iteration
@@ -100,7 +103,8 @@ public struct Critique: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case envelope, planID = "plan_id", robotID = "robot_id", task, iteration, accept, score, frameScores = "frame_scores"
+        case envelope, planID = "plan_id", requestID = "request_id", robotID = "robot_id", task, iteration, accept, score
+        case frameScores = "frame_scores"
         case feedbackCode = "feedback_code", feedback, critic, frames
     }
 }

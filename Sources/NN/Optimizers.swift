@@ -114,6 +114,11 @@ public final class EMA {
         }
     }
 
+    /// Sets the average to the parameters' current values (training starts from given weights).
+    public func reset(to values: [Tensor]) {
+        for (s, v) in zip(shadow, values) { v.withValues { src in s.withMutableValues { _ = $0.update(fromContentsOf: src) } } }
+    }
+
     /// Copies the averaged values into `targets` (another instance of the same model).
     public func copy(into targets: [Tensor]) {
         precondition(targets.count == shadow.count, "EMA of \(shadow.count) tensors copied into \(targets.count)")

@@ -13,6 +13,29 @@ public final class ClipSet: Sendable {
         public let seed: UInt64
         /// Frames as planar floats in [−1, 1], (3, H, W) each.
         public let frames: [[Float]]
+
+        /// An episode from frames in memory (a trajectory from the bus), resized to `resolution`.
+        public init(task: String, camera: String, seed: UInt64, images: [RGBImage], resolution: Int) {
+            self.task = task
+            self.camera = camera
+            self.seed = seed
+            frames = images.map { $0.resized(width: resolution, height: resolution).planarSigned() }
+        }
+
+        init(task: String, camera: String, seed: UInt64, frames: [[Float]]) {
+            self.task = task
+            self.camera = camera
+            self.seed = seed
+            self.frames = frames
+        }
+    }
+
+    /// Clips of episodes held in memory (the learner's, rebuilt from the trajectories topic).
+    public init(episodes: [Episode], resolution: Int, futureFrames: Int) throws {
+        guard !episodes.isEmpty else { throw VideoModelError("no episodes to learn from") }
+        self.episodes = episodes
+        self.resolution = resolution
+        self.futureFrames = futureFrames
     }
 
     public let episodes: [Episode]
@@ -27,10 +50,8 @@ public final class ClipSet: Sendable {
         guard !all.isEmpty else { throw VideoModelError("\(directory) has no successful episodes to learn from") }
         var loaded: [Episode] = []
         for (i, (folder, record)) in all.enumerated() {
-            let frames = try reader.frames(in: folder, count: record.frameCount).map {
-                $0.resized(width: resolution, height: resolution).planarFloats().map { $0 * 2 - 1 }
-            }
-            loaded.append(Episode(task: record.instruction, camera: record.camera, seed: record.seed, frames: frames))
+            loaded.append(Episode(task: record.instruction, camera: record.camera, seed: record.seed,
+                                  images: try reader.frames(in: folder, count: record.frameCount), resolution: resolution))
             progress?(i + 1, all.count)
         }
         episodes = loaded

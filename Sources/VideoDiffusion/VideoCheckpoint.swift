@@ -5,19 +5,42 @@ import Tensor
 /// A plan model for inference: weights plus the configuration that shapes them.
 public enum VideoCheckpoint {
     public static func save(_ model: VideoUNet, step: Int, to path: String, extra: [String: String] = [:]) throws {
-        var metadata = extra
-        metadata["config"] = try json(model.config)
-        metadata["step"] = String(step)
-        metadata["architecture_hash"] = model.config.architectureHash
-        metadata["format"] = "videoagent-plan-model-1"
-        try model.save(to: path, metadata: metadata)
+        let file = try bytes(model, step: step, extra: extra)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(file)) else {
+            throw VideoModelError("cannot write \(temporary)")
+        }
+        _ = try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
     }
 
     /// Loads a plan model; a training checkpoint's averaged weights work too.
     public static func load(_ path: String) throws -> (model: VideoUNet, metadata: [String: String]) {
         let (tensors, metadata) = try Safetensors.read(path)
+        return try load(tensors: tensors, metadata: metadata, origin: path)
+    }
+
+    /// Loads a plan model from a file's bytes (a checkpoint that came over the bus).
+    public static func load(bytes: [UInt8]) throws -> (model: VideoUNet, metadata: [String: String]) {
+        let (tensors, metadata) = try Safetensors.decode(bytes)
+        return try load(tensors: tensors, metadata: metadata, origin: "the checkpoint")
+    }
+
+    /// The model's file as bytes, with its metadata (to publish on the bus).
+    public static func bytes(_ model: VideoUNet, step: Int, extra: [String: String] = [:]) throws -> [UInt8] {
+        var metadata = extra
+        metadata["config"] = try json(model.config)
+        metadata["step"] = String(step)
+        metadata["architecture_hash"] = model.config.architectureHash
+        metadata["format"] = "videoagent-plan-model-1"
+        return try Safetensors.encode(model.namedTensors(), metadata: metadata)
+    }
+
+    private static func load(tensors: [String: Tensor], metadata: [String: String], origin: String) throws
+        -> (model: VideoUNet, metadata: [String: String])
+    {
         guard let configText = metadata["config"] else {
-            throw VideoModelError("\(path) has no model configuration in its metadata; is it a VideoAgent plan model?")
+            throw VideoModelError("\(origin) has no model configuration in its metadata; is it a VideoAgent plan model?")
         }
         let model = try VideoUNet(config: try decode(VideoModelConfig.self, configText))
         if metadata["format"] == "videoagent-training-1" {

@@ -68,6 +68,15 @@ public final class VideoTrainer {
 
     public var config: VideoModelConfig { model.config }
 
+    /// A trainer that starts from `weights` (a served model): its parameters and their average
+    /// begin there, the optimiser from scratch. The learner finetunes this way.
+    public convenience init(startingFrom weights: VideoUNet, options: TrainingOptions) throws {
+        try self.init(config: weights.config, options: options)
+        try model.load(Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, $0.tensor) }))
+        average.reset(to: model.parameters())
+        average.copy(into: averaged.parameters())
+    }
+
     /// One optimiser step on a random batch.
     public func trainStep(clips: ClipSet) throws -> StepLosses {
         if step >= options.refineStart, poolGeneratedAtStep.map({ step - $0 >= options.refineEvery }) ?? true {

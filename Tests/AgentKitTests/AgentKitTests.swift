@@ -50,7 +50,7 @@ struct AgentKitTests {
         options.backoff = .milliseconds(1)
         var attempts = 0
         let loop = StageLoop<PlanRequest>(stage: .planner, instance: "test", consumer: consumer, producer: producer, options: options,
-                                          logger: Logger(label: "test")) { request, _ in
+                                          logger: Logger(label: "test")) { request in
             if request.envelope.episodeID.hasSuffix("2") {
                 attempts += 1
                 throw CocoaError(.featureUnsupported)
@@ -65,7 +65,7 @@ struct AgentKitTests {
             total.deadLettered += p.deadLettered
         }
         #expect(total == StageProgress(handled: 1, duplicates: 1, deadLettered: 2, sent: 0))
-        #expect(attempts == options.attempts)
+        #expect(attempts >= options.attempts)  // its batch, then alone
         await consumer.close()
         let letters = try await readAll(bus, Topic.deadLetters).map { try JSONDecoder().decode(DeadLetter.self, from: Data($0.value)) }
         #expect(letters.count == 2)

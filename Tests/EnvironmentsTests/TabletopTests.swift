@@ -35,10 +35,11 @@ struct TabletopTests {
         }
     }
 
-    @Test("every scripted expert succeeds at least 95 % of the time", arguments: taskNames)
-    func expertSucceeds(task: String) throws {
+    @Test("every scripted expert succeeds at least 95 % of the time, at its own precision and as a lenient teacher",
+          arguments: taskNames, [Float(0), 0.008])
+    func expertSucceeds(task: String, slack: Float) throws {
         let env = TabletopEnvironment()
-        let expert = env.makeDemonstrator()
+        let expert = env.makeDemonstrator(slack: slack)
         var successes = 0
         let seeds = 40
         for seed in 0..<UInt64(seeds) {
@@ -49,7 +50,7 @@ struct TabletopTests {
                 if result.terminated || result.truncated { break }
             }
         }
-        #expect(Double(successes) / Double(seeds) >= 0.95, "\(task): expert succeeded \(successes)/\(seeds)")
+        #expect(Double(successes) / Double(seeds) >= 0.95, "\(task) (slack \(slack)): expert succeeded \(successes)/\(seeds)")
     }
 
     @Test("doing nothing does not solve any task", arguments: taskNames)

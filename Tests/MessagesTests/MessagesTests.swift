@@ -27,7 +27,7 @@ struct MessagesTests {
             (Topic.requests, request),
             (Topic.plans, PlanMessage(envelope: envelope(.planner, parent: id), requestID: id, robotID: "robot-1", task: "open the drawer",
                                       iteration: 0, frames: [png, png], feedback: nil, samplerSteps: 10, guidance: 1)),
-            (Topic.critiques, Critique(envelope: envelope(.critic, parent: id), planID: id, robotID: "robot-1", task: "open the drawer",
+            (Topic.critiques, Critique(envelope: envelope(.critic, parent: id), planID: id, requestID: id, robotID: "robot-1", task: "open the drawer",
                                        iteration: 1, accept: false, score: 0.25, frameScores: [1, 0.5], feedbackCode: "no_contact",
                                        feedback: "the gripper never reaches the handle", critic: "learned@1", frames: [png, png])),
             (Topic.approved, ApprovedPlan(envelope: envelope(.refiner, parent: id), planID: id, requestID: id, robotID: "robot-1",

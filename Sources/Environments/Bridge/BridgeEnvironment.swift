@@ -124,7 +124,8 @@ public final class BridgeEnvironment: DemonstrableEnvironment {
                           truncated: reply.header["truncated"] as? Bool ?? false)
     }
 
-    public func makeDemonstrator() -> any Demonstrator { BridgeDemonstrator(environment: self) }
+    /// MetaWorld's scripted policies have their own precision; `slack` does not apply to them.
+    public func makeDemonstrator(slack: Float) -> any Demonstrator { BridgeDemonstrator(environment: self) }
 
     fileprivate func expertAction() throws -> [Float] {
         let (header, _) = try channel.request(["op": "expert"])

@@ -55,11 +55,11 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return StepResult(observation: observe(), success: success, terminated: success, truncated: !success && steps >= maxSteps)
     }
 
-    public func makeDemonstrator() -> any Demonstrator { TabletopDemonstrator(environment: self) }
+    public func makeDemonstrator(slack: Float) -> any Demonstrator { TabletopDemonstrator(environment: self, slack: slack) }
 
-    fileprivate func expertAction() throws -> [Float] {
+    fileprivate func expertAction(slack: Float) throws -> [Float] {
         guard let task else { throw EnvironmentError.notReset }
-        return task.expertAction(gripper: gripper).map { min(max($0, -1), 1) }
+        return task.expertAction(gripper: gripper, slack: slack).map { min(max($0, -1), 1) }
     }
 
     public func close() {}
@@ -93,6 +93,10 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
 /// The built-in tasks' scripted experts, reading the simulation's state.
 final class TabletopDemonstrator: Demonstrator {
     private unowned let environment: TabletopEnvironment
-    init(environment: TabletopEnvironment) { self.environment = environment }
-    func action() throws -> [Float] { try environment.expertAction() }
+    private let slack: Float
+    init(environment: TabletopEnvironment, slack: Float) {
+        self.environment = environment
+        self.slack = slack
+    }
+    func action() throws -> [Float] { try environment.expertAction(slack: slack) }
 }

@@ -134,6 +134,7 @@ protocol TabletopTask: SendableMetatype {
     var isSuccess: Bool { get }
     /// What to draw besides the table and the gripper.
     var primitives: [Primitive] { get }
-    /// The scripted expert's action.
-    func expertAction(gripper: Gripper) -> [Float]
+    /// The scripted expert's action. `slack` (metres) loosens how precisely it lines the gripper
+    /// up before it descends (0: the demonstrations' precision).
+    func expertAction(gripper: Gripper, slack: Float) -> [Float]
 }

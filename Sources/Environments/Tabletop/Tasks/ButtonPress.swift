@@ -48,9 +48,9 @@ struct ButtonPress: TabletopTask {
                             halfHeight: (plungerTop - Self.housingTop) / 2, color: Palette.red))]
     }
 
-    func expertAction(gripper: Gripper) -> [Float] {
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
         let tip = gripper.position
-        if abs(tip.x - x) > 0.005 || abs(tip.y - y) > 0.005 {
+        if abs(tip.x - x) > 0.005 + slack || abs(tip.y - y) > 0.005 + slack {
             return moveTowards(Vec3(x, y, max(tip.z, 0.12)), from: tip, grip: -1)
         }
         return moveTowards(Vec3(x, y, 0.02), from: tip, grip: -1)

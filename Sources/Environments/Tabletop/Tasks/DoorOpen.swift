@@ -73,7 +73,7 @@ struct DoorOpen: TabletopTask {
         return out
     }
 
-    func expertAction(gripper: Gripper) -> [Float] {
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
         let tip = gripper.position
         if angle >= 1.4 { return [0, 0, 1, -1] }
         if isHooked(tip) {
@@ -85,7 +85,7 @@ struct DoorOpen: TabletopTask {
             return moveTowards(Vec3(p.x, p.y, 0.07), from: tip, grip: -1)
         }
         let slot = hinge + along * 0.172 + outward * 0.0205
-        if abs(tip.x - slot.x) > 0.005 || abs(tip.y - slot.y) > 0.005 {
+        if abs(tip.x - slot.x) > 0.005 + slack || abs(tip.y - slot.y) > 0.005 + slack {
             if tip.z < 0.17 { return moveTowards(Vec3(tip.x, tip.y, 0.2), from: tip, grip: -1) }
             return moveTowards(Vec3(slot.x, slot.y, 0.2), from: tip, grip: -1)
         }

@@ -71,13 +71,13 @@ struct DrawerCabinet {
     }
 
     /// The expert's pull: hook the handle from above, then draw back. Nil once open enough.
-    func openingAction(_ gripper: Gripper, until goal: Float) -> [Float]? {
+    func openingAction(_ gripper: Gripper, until goal: Float, slack: Float = 0) -> [Float]? {
         guard opening < goal else { return nil }
         let tip = gripper.position
         if isHooked(tip) { return [0, -1, 0, -1] }
         let hook = hookPoint
         let above = Vec3(hook.x, hook.y, 0.14)
-        if abs(tip.x - hook.x) > 0.006 || abs(tip.y - hook.y) > 0.006 {
+        if abs(tip.x - hook.x) > 0.006 + slack || abs(tip.y - hook.y) > 0.006 + slack {
             // Rise first when low, so the fingers clear the handle and the cabinet.
             if tip.z < 0.12 { return moveTowards(Vec3(tip.x, tip.y, above.z), from: tip, grip: -1) }
             return moveTowards(above, from: tip, grip: -1)

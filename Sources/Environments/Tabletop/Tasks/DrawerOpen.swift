@@ -20,7 +20,7 @@ struct DrawerOpen: TabletopTask {
     var isSuccess: Bool { cabinet.opening >= 0.10 }
     var primitives: [Primitive] { cabinet.primitives }
 
-    func expertAction(gripper: Gripper) -> [Float] {
-        cabinet.openingAction(gripper, until: 0.13) ?? [0, 0, 1, -1]
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
+        cabinet.openingAction(gripper, until: 0.13, slack: slack) ?? [0, 0, 1, -1]
     }
 }

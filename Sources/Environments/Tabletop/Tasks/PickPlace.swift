@@ -39,20 +39,20 @@ struct PickPlace: TabletopTask {
          .box(block.box)]
     }
 
-    func expertAction(gripper: Gripper) -> [Float] {
-        carry(block, to: Vec3(target.x, target.y, 0), gripper: gripper) ?? [0, 0, 1, 1]
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
+        carry(block, to: Vec3(target.x, target.y, 0), gripper: gripper, slack: slack) ?? [0, 0, 1, 1]
     }
 }
 
 /// The expert's pick-and-place: approach open, descend, close, lift, carry above `goal`, lower
 /// until the block's bottom is just above `goal.z`, open. Nil once the block has been let go at
 /// the goal.
-func carry(_ block: GraspableBlock, to goal: Vec3, gripper: Gripper, travelHeight: Float = 0.13) -> [Float]? {
+func carry(_ block: GraspableBlock, to goal: Vec3, gripper: Gripper, travelHeight: Float = 0.13, slack: Float = 0) -> [Float]? {
     let tip = gripper.position
     let blockXY = SIMD2(block.position.x, block.position.y), goalXY = SIMD2(goal.x, goal.y)
     if block.isHeld {
         let offset = blockXY - goalXY
-        if (offset * offset).sum() > 0.004 * 0.004 {
+        if (offset * offset).sum() > (0.004 + slack) * (0.004 + slack) {
             if tip.z < travelHeight - 0.01 { return moveTowards(Vec3(tip.x, tip.y, travelHeight), from: tip, grip: -1) }
             return moveTowards(Vec3(goal.x, goal.y, travelHeight), from: tip, grip: -1)
         }
@@ -61,7 +61,7 @@ func carry(_ block: GraspableBlock, to goal: Vec3, gripper: Gripper, travelHeigh
     }
     let resting = ((blockXY - goalXY) * (blockXY - goalXY)).sum() < 0.02 * 0.02 && block.position.z < goal.z + block.half + 0.01
     if resting { return nil }
-    let aligned = abs(tip.x - block.position.x) < 0.004 && abs(tip.y - block.position.y) < 0.004
+    let aligned = abs(tip.x - block.position.x) < 0.004 + slack && abs(tip.y - block.position.y) < 0.004 + slack
     let bottom = block.position.z - block.half
     if !aligned {
         if tip.z < bottom + 2 * block.half + 0.03 {

@@ -49,7 +49,7 @@ struct Push: TabletopTask {
                             color: Palette.yellow))]
     }
 
-    func expertAction(gripper: Gripper) -> [Float] {
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
         let tip = gripper.position
         let toTarget = target - puck
         let distance = (toTarget * toTarget).sum().squareRoot()
@@ -67,7 +67,7 @@ struct Push: TabletopTask {
             let goal = puck - d * (Self.radius + Self.pusher - min(0.012, distance))
             return moveTowards(Vec3(goal.x, goal.y, 0.015), from: tip, grip: -1)
         }
-        if abs(tip.x - behind.x) > 0.005 || abs(tip.y - behind.y) > 0.005 {
+        if abs(tip.x - behind.x) > 0.005 + slack || abs(tip.y - behind.y) > 0.005 + slack {
             // Go round above the puck, never through it.
             if tip.z < 0.07 { return moveTowards(Vec3(tip.x, tip.y, 0.09), from: tip, grip: -1) }
             return moveTowards(Vec3(behind.x, behind.y, 0.09), from: tip, grip: -1)

@@ -43,11 +43,11 @@ struct PutInDrawer: TabletopTask {
                               .box(block.box)]
     }
 
-    func expertAction(gripper: Gripper) -> [Float] {
-        if !block.isHeld && !inDrawer, let pull = cabinet.openingAction(gripper, until: 0.14) {
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
+        if !block.isHeld && !inDrawer, let pull = cabinet.openingAction(gripper, until: 0.14, slack: slack) {
             return pull
         }
         let goal = Vec3(cabinet.x, (cabinet.drawerFrontY + cabinet.frontY) / 2 + 0.004, DrawerCabinet.floorZ)
-        return carry(block, to: goal, gripper: gripper, travelHeight: 0.15) ?? [0, 0, 1, 1]
+        return carry(block, to: goal, gripper: gripper, travelHeight: 0.15, slack: slack) ?? [0, 0, 1, 1]
     }
 }
