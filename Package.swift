@@ -70,6 +70,8 @@ let package = Package(
         .target(name: "RefinerStage", dependencies: ["AgentKit", "Bus", "Messages", "VideoDiffusion", "Media", "Tensor", "SeededRandom", logging],
                 path: "Sources/Stages/RefinerStage", swiftSettings: strict),
 
+        // An episode's decision chain from the topics.
+        .target(name: "Audit", dependencies: ["Bus", "Messages", "Media"], swiftSettings: strict),
         // Task × camera × seed grids in the paper's protocol, success tables with intervals, reports.
         .target(name: "Evaluation", dependencies: ["Control", "Dataset", "Environments", "Media", "VideoDiffusion", "Tensor",
                                                    "SeededRandom"], swiftSettings: strict),
@@ -103,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "VideoAgentCLI",
             dependencies: ["Bus", "BusEmbedded", "BusKafka", "TopicCatalog", "Environments", "Dataset", "Control", "Evaluation", "JSON", "Media", "AgentKit", "Messages", "PlannerStage",
-                           "CriticStage", "RefinerStage", "ExecutorStage", "LearnerStage", "VideoCritic", "Blocking",
+                           "CriticStage", "RefinerStage", "ExecutorStage", "LearnerStage", "VideoCritic", "Blocking", "Audit",
                            "VideoDiffusion", "NN", "Tensor", argumentParser, logging],
             swiftSettings: strict),
 
