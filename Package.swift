@@ -157,6 +157,6 @@ let package = Package(
         .testTarget(name: "AgentKitTests", dependencies: ["AgentKit", "Bus", "BusTestKit", "Messages", "JSON", logging],
                     swiftSettings: strict),
         .testTarget(name: "MessagesTests", dependencies: ["Messages", "JSON", "TopicCatalog"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus", "BusEmbedded", "Checksum"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["BusTestKit", "Bus", "BusEmbedded", "Checksum", "Messages"], swiftSettings: strict),
     ]
 )

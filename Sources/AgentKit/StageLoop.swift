@@ -15,6 +15,21 @@ public struct StageOutput: Sendable {
         self.value = value
     }
 
+    /// The dead letter for `record`: where it came from, its bytes, and why it was given up.
+    public static func deadLetter(_ record: BusRecord, error: String, stage: Stage, instance: String, attempts: Int) throws -> StageOutput {
+        let letter = DeadLetter(sourceTopic: record.topic, sourcePartition: record.partition, sourceOffset: record.offset,
+                                key: record.keyString, valueBase64: Data(record.value).base64EncodedString(),
+                                headers: record.headers.isEmpty ? nil
+                                    : Dictionary(record.headers.map { ($0.name, String(decoding: $0.value, as: UTF8.self)) },
+                                                 uniquingKeysWith: { $1 }),
+                                error: String(error.prefix(4000)), stage: stage.rawValue, instance: instance, attempts: attempts,
+                                failedAtMs: Int64(Date().timeIntervalSince1970 * 1000))
+        return try StageOutput(topic: Topic.deadLetters, key: record.keyString ?? "", message: letter)
+    }
+
+    /// As a record to send.
+    public var record: OutgoingRecord { OutgoingRecord(topic: topic, key: Array(key.utf8), value: value) }
+
     /// A message encoded as JSON.
     public init(topic: String, key: String, message: some Encodable) throws {
         self.init(topic: topic, key: key, value: Array(try JSONEncoder().encode(message)))
@@ -144,7 +159,7 @@ public final class StageLoop<Input: EnvelopedMessage>: @unchecked Sendable {
             }
         }
         if !outputs.isEmpty {
-            _ = try await producer.send(outputs.map { OutgoingRecord(topic: $0.topic, key: Array($0.key.utf8), value: $0.value) })
+            _ = try await producer.send(outputs.map(\.record))
             progress.sent = outputs.count
         }
         try await consumer.commit(records)
@@ -173,17 +188,10 @@ public final class StageLoop<Input: EnvelopedMessage>: @unchecked Sendable {
     }
 
     private func deadLetter(_ record: BusRecord, error: String, attempts: Int) throws -> StageOutput {
-        let letter = DeadLetter(sourceTopic: record.topic, sourcePartition: record.partition, sourceOffset: record.offset,
-                                key: record.keyString, valueBase64: Data(record.value).base64EncodedString(),
-                                headers: record.headers.isEmpty ? nil
-                                    : Dictionary(record.headers.map { ($0.name, String(decoding: $0.value, as: UTF8.self)) },
-                                                 uniquingKeysWith: { $1 }),
-                                error: String(error.prefix(4000)), stage: stage.rawValue, instance: instance, attempts: attempts,
-                                failedAtMs: Int64(Date().timeIntervalSince1970 * 1000))
-        return try StageOutput(topic: Topic.deadLetters, key: record.keyString ?? "", message: letter)
+        try StageOutput.deadLetter(record, error: error, stage: stage, instance: instance, attempts: attempts)
     }
 
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
         if case DecodingError.keyNotFound(let key, _) = error { return "missing \(key.stringValue)" }
         if case DecodingError.typeMismatch(_, let context) = error {

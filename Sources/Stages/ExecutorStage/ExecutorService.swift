@@ -61,7 +61,7 @@ public struct ExecutedEpisode: Sendable {
 /// with the environment's own success flag.
 ///
 /// Its state lives on the bus: at start it reads the trajectories topic for its robots' finished
-/// episodes (never run twice) and the approved topic for plans already answered, so after a
+/// episodes (never run twice) and the approved topic from its beginning (plans already answered), so after a
 /// kill -9 it restarts an unfinished episode from its seed and goes on. Episode ids and request
 /// ids are deterministic, so a restarted request is the same request. Routing: every executor
 /// reads the whole approved topic and takes the plans whose robot id is one of its own (robot
@@ -104,9 +104,11 @@ public final class ExecutorService: @unchecked Sendable {
     /// Runs every scheduled episode, then returns. `progress` hears of each finished episode.
     public func run(progress: @escaping (ExecutedEpisode) -> Void = { _ in }) async throws {
         let mine = Set(robots.map(\.id))
-        try await readHistory(mine)
+        try await readFinishedEpisodes(mine)
         let producer = try await bus.makeProducer()
-        let plans = try await bus.makeReplay(topic: Topic.approved, from: .end)
+        // Approved plans from the beginning: plans answered before a restart are found again,
+        // and nothing published while this executor starts is missed.
+        let plans = try await bus.makeReplay(topic: Topic.approved, from: .beginning)
         defer { Task { await producer.close(); await plans.close() } }
         while true {
             try Task.checkCancellation()
@@ -128,11 +130,22 @@ public final class ExecutorService: @unchecked Sendable {
             if !requests.isEmpty { _ = try await producer.send(requests) }
             // Approved plans, for any robot of this executor.
             let waiting = robots.contains { $0.waitingFor != nil }
+            var letters: [OutgoingRecord] = []
             for record in try await plans.poll(maxRecords: 64, timeout: waiting ? .milliseconds(20) : .zero) {
-                guard let plan = try? JSONDecoder().decode(ApprovedPlan.self, from: Data(record.value)), mine.contains(plan.robotID)
-                else { continue }
-                approved[plan.requestID] = plan
+                let plan: ApprovedPlan
+                do {
+                    if let defect = record.defect { throw StageError("undecodable record: \(defect)") }
+                    plan = try JSONDecoder().decode(ApprovedPlan.self, from: Data(record.value))
+                } catch {
+                    // Every executor reads every approved plan: the one that owns no robot of the key
+                    // still reports it, so a poison message is never lost from sight.
+                    letters.append(try StageOutput.deadLetter(record, error: "not a valid ApprovedPlan: \(StageLoop<ApprovedPlan>.describe(error))",
+                                                              stage: .executor, instance: instance, attempts: 1).record)
+                    continue
+                }
+                if mine.contains(plan.robotID) { approved[plan.requestID] = plan }
             }
+            if !letters.isEmpty { _ = try await producer.send(letters) }
             for robot in robots {
                 guard let request = robot.waitingFor, let plan = approved[request], let loop = robot.loop else { continue }
                 let frames = try plan.frames.map { try PNG.decode(base64: $0) }
@@ -175,22 +188,16 @@ public final class ExecutorService: @unchecked Sendable {
         }
     }
 
-    /// Finished episodes and answered requests of this executor's robots, from the topics.
-    private func readHistory(_ mine: Set<String>) async throws {
-        for (topic, keep) in [(Topic.trajectories, true), (Topic.approved, false)] {
-            let replay = try await bus.makeReplay(topic: topic, from: .beginning)
-            defer { Task { await replay.close() } }
-            while true {
-                let records = try await replay.poll(maxRecords: 256, timeout: .milliseconds(200))
-                if records.isEmpty { break }
-                for record in records {
-                    if keep, let trajectory = try? JSONDecoder().decode(Trajectory.self, from: Data(record.value)),
-                       mine.contains(trajectory.robotID) {
-                        finished.insert(trajectory.envelope.episodeID)
-                    } else if !keep, let plan = try? JSONDecoder().decode(ApprovedPlan.self, from: Data(record.value)),
-                              mine.contains(plan.robotID) {
-                        approved[plan.requestID] = plan
-                    }
+    /// The episodes of this executor's robots that already have a trajectory.
+    private func readFinishedEpisodes(_ mine: Set<String>) async throws {
+        let replay = try await bus.makeReplay(topic: Topic.trajectories, from: .beginning)
+        defer { Task { await replay.close() } }
+        while true {
+            let records = try await replay.poll(maxRecords: 256, timeout: .milliseconds(200))
+            if records.isEmpty { break }
+            for record in records {
+                if let trajectory = try? JSONDecoder().decode(Trajectory.self, from: Data(record.value)), mine.contains(trajectory.robotID) {
+                    finished.insert(trajectory.envelope.episodeID)
                 }
             }
         }

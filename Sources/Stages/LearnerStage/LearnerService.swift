@@ -54,7 +54,16 @@ public final class LearnerService: @unchecked Sendable {
         defer { Task { await producer.close(); await trajectories.close() } }
         let publisher = CheckpointPublisher(producer: producer, instance: instance)
         while !Task.isCancelled {
-            for record in try await trajectories.poll(maxRecords: 32, timeout: .milliseconds(200)) { try take(record) }
+            var letters: [OutgoingRecord] = []
+            for record in try await trajectories.poll(maxRecords: 32, timeout: .milliseconds(200)) {
+                do {
+                    try take(record)
+                } catch {
+                    letters.append(try StageOutput.deadLetter(record, error: "\(error)", stage: .learner, instance: instance,
+                                                              attempts: 1).record)
+                }
+            }
+            if !letters.isEmpty { _ = try await producer.send(letters) }
             guard episodes.count - trainedOn >= every else { continue }
             let started = Date()
             let (file, loss, count) = try await finetune()
@@ -88,9 +97,14 @@ public final class LearnerService: @unchecked Sendable {
 
     /// Keeps a successful trajectory's frames (once per episode).
     private func take(_ record: BusRecord) throws {
-        guard record.defect == nil, let trajectory = try? JSONDecoder().decode(Trajectory.self, from: Data(record.value)),
-              trajectory.success, seen.insert(trajectory.envelope.episodeID).inserted
-        else { return }
+        if let defect = record.defect { throw StageError("undecodable record: \(defect)") }
+        let trajectory: Trajectory
+        do {
+            trajectory = try JSONDecoder().decode(Trajectory.self, from: Data(record.value))
+        } catch {
+            throw StageError("not a valid Trajectory: \(StageLoop<Trajectory>.describe(error))")
+        }
+        guard trajectory.success, seen.insert(trajectory.envelope.episodeID).inserted else { return }
         let images = try trajectory.frames.map { try PNG.decode(base64: $0) }
         guard images.count >= 2 else { return }
         episodes.append(ClipSet.Episode(task: trajectory.task, camera: trajectory.camera, seed: trajectory.seed ?? 0, images: images,
