@@ -1,5 +1,6 @@
 import ArgumentParser
 import Audit
+import Bus
 import Foundation
 
 struct AuditCommand: AsyncParsableCommand {

@@ -10,18 +10,18 @@ public enum PlanFrames {
         let frameSize = 3 * r * r
         return (0..<f).map { i in
             let start = (row * f + i) * frameSize
-            return RGBImage(planar: values[start..<(start + frameSize)].map { ($0 + 1) / 2 }, width: r, height: r)
+            return RGBImage(planarSigned: Array(values[start..<(start + frameSize)]), width: r, height: r)
         }
     }
 
     /// An image as a (1, 3, side, side) tensor in [−1, 1], resized to `side`.
     public static func tensor(_ image: RGBImage, side: Int) -> Tensor {
-        Tensor(shape: [1, 3, side, side], values: image.resized(width: side, height: side).planarFloats().map { $0 * 2 - 1 })
+        Tensor(shape: [1, 3, side, side], values: image.resized(width: side, height: side).planarSigned())
     }
 
     /// Frames as a (1, F, 3, side, side) tensor in [−1, 1].
     public static func tensor(_ images: [RGBImage], side: Int) -> Tensor {
-        let values = images.flatMap { $0.resized(width: side, height: side).planarFloats().map { $0 * 2 - 1 } }
+        let values = images.flatMap { $0.resized(width: side, height: side).planarSigned() }
         return Tensor(shape: [1, images.count, 3, side, side], values: values)
     }
 }

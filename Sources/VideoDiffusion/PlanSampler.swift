@@ -1,17 +1,32 @@
 import NN
 import Tensor
 
-/// DDIM sampling (η = 0) of plans from a ``VideoUNet``: generation from the observation, and
+/// What the sampler asks a network: the v-prediction for noisy frames at timestep t, given the
+/// observation, the plan being refined (nil when generating), the task and the feedback code.
+/// ``VideoUNet`` is one; tests use an oracle that knows the answer.
+public protocol Denoiser {
+    var config: VideoModelConfig { get }
+    func velocity(_ x: Tensor, observation: Tensor, previous: Tensor?, timesteps: [Int], tasks: [Int], feedback: [Int]) -> Tensor
+}
+
+extension VideoUNet: Denoiser {
+    public func velocity(_ x: Tensor, observation: Tensor, previous: Tensor?, timesteps: [Int], tasks: [Int], feedback: [Int]) -> Tensor {
+        self(noisy: x, observation: observation, selfCondition: previous, timesteps: timesteps, tasks: tasks, feedback: feedback)
+    }
+}
+
+/// DDIM sampling (η = 0) of plans from a ``Denoiser``: generation from the observation, and
 /// refinement conditioned on a previous plan. Fresh noise every time, as VideoAgent refines.
+/// The DDIM step is apart from the network, as diffusers keeps schedulers apart from models.
 public struct PlanSampler {
-    public let model: VideoUNet
+    public let model: any Denoiser
     public let schedule: CosineSchedule
     /// DDIM steps per sample.
     public var steps: Int
     /// Classifier-free guidance on the task: 1 = off; w > 1 pushes towards the task.
     public var guidance: Float
 
-    public init(model: VideoUNet, steps: Int = 10, guidance: Float = 1) {
+    public init(model: any Denoiser, steps: Int = 10, guidance: Float = 1) {
         self.model = model
         schedule = CosineSchedule(steps: model.config.diffusionSteps)
         self.steps = steps
@@ -49,11 +64,11 @@ public struct PlanSampler {
     private func predict(_ x: Tensor, observation: Tensor, previous: Tensor?, t: Int, tasks: [Int], feedback: [Int]) -> Tensor {
         let b = x.shape[0]
         let steps = Array(repeating: t, count: b)
-        let conditional = model(noisy: x, observation: observation, selfCondition: previous, timesteps: steps, tasks: tasks,
-                                feedback: feedback)
+        let conditional = model.velocity(x, observation: observation, previous: previous, timesteps: steps, tasks: tasks,
+                                         feedback: feedback)
         guard guidance != 1 else { return conditional }
-        let unconditional = model(noisy: x, observation: observation, selfCondition: previous, timesteps: steps,
-                                  tasks: Array(repeating: 0, count: b), feedback: feedback)
+        let unconditional = model.velocity(x, observation: observation, previous: previous, timesteps: steps,
+                                           tasks: Array(repeating: 0, count: b), feedback: feedback)
         return unconditional + (conditional - unconditional) * guidance
     }
 

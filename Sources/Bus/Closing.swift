@@ -1,7 +1,5 @@
-import Bus
-
 /// Something that must be closed before the process exits (bus clients stop their threads there).
-protocol AsyncClosable: Sendable {
+public protocol AsyncClosable: Sendable {
     func close() async
 }
 
@@ -13,7 +11,7 @@ extension BusConsumer: AsyncClosable {}
 ///
 /// A command must not return while a Kafka client is still being torn down on another thread:
 /// the process's exit handlers (OpenSSL's among them) would run under it and crash.
-func using<Resource: AsyncClosable, Result>(_ resource: Resource, _ body: (Resource) async throws -> Result)
+public func using<Resource: AsyncClosable, Result>(_ resource: Resource, _ body: (Resource) async throws -> Result)
     async throws -> Result
 {
     let result: Result
