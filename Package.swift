@@ -148,6 +148,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Dataset", "Media", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),
+        .testTarget(name: "VideoCriticTests", dependencies: ["VideoCritic", "Media"], swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

@@ -33,13 +33,19 @@ public struct PlanVerdict: Sendable, Equatable {
     /// Plausibility of each future frame, 0…1.
     public var frameScores: [Float]
     public var feedback: FeedbackCategory
+    /// The judge's own words when it gave some (a vision-language model); else the category's sentence.
+    public var sentence: String?
 
-    public init(acceptProbability: Float, accept: Bool, frameScores: [Float], feedback: FeedbackCategory) {
+    public init(acceptProbability: Float, accept: Bool, frameScores: [Float], feedback: FeedbackCategory, sentence: String? = nil) {
         self.acceptProbability = acceptProbability
         self.accept = accept
         self.frameScores = frameScores
         self.feedback = feedback
+        self.sentence = sentence
     }
+
+    /// What to tell a refiner.
+    public var feedbackSentence: String { sentence ?? feedback.sentence }
 }
 
 /// Judges video plans: the observation, every frame of the plan (the last one too, which the

@@ -30,7 +30,7 @@ public struct CriticLogic: Sendable {
             planID: id, requestID: plan.requestID, robotID: plan.robotID, task: plan.task, iteration: plan.iteration,
             accept: verdict.accept,
             score: verdict.acceptProbability, frameScores: verdict.frameScores, feedbackCode: verdict.feedback.rawValue,
-            feedback: verdict.feedback.sentence, critic: judge.name, frames: plan.frames)
+            feedback: verdict.feedbackSentence, critic: judge.name, frames: plan.frames)
         var outputs = [try StageOutput(topic: Topic.critiques, key: plan.envelope.episodeID, message: critique)]
         if verdict.accept {
             let approved = ApprovedPlan(
