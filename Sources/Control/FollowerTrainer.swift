@@ -12,8 +12,39 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
     public var reachedWeight: Float = 0.5
     public var augmentation = FollowerData.Augmentation()
     public var seed: UInt64 = 0
+    /// The saved follower is the exponential moving average of the weights (steadier than the last step).
+    public var emaDecay: Float = 0.999
+    /// The learning rate falls along a cosine to this fraction of itself at `totalSteps`.
+    public var finalLearningRate: Float = 0.05
+    public var totalSteps = 10_000
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case batchSize, learningRate, weightDecay, gradientClip, reachedWeight, augmentation, seed, emaDecay, finalLearningRate, totalSteps
+    }
+
+    public init(from decoder: any Decoder) throws {
+        // Checkpoints written before the average and the schedule existed read with today's defaults.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        gradientClip = try c.decode(Float.self, forKey: .gradientClip)
+        reachedWeight = try c.decode(Float.self, forKey: .reachedWeight)
+        augmentation = try c.decode(FollowerData.Augmentation.self, forKey: .augmentation)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        emaDecay = try c.decodeIfPresent(Float.self, forKey: .emaDecay) ?? 0
+        finalLearningRate = try c.decodeIfPresent(Float.self, forKey: .finalLearningRate) ?? 1
+        totalSteps = try c.decodeIfPresent(Int.self, forKey: .totalSteps) ?? Int.max
+    }
+
+    /// The learning rate at `step`.
+    func learningRate(at step: Int) -> Float {
+        guard totalSteps > 0, totalSteps != Int.max else { return learningRate }
+        let progress = min(1, Float(step) / Float(totalSteps))
+        return learningRate * (finalLearningRate + (1 - finalLearningRate) * 0.5 * (1 + cosf(.pi * progress)))
+    }
 }
 
 /// Losses of one step: the action chunk's mean squared error, the "reached" cross-entropy and
@@ -31,16 +62,30 @@ public final class FollowerTrainer {
     public let options: FollowerTrainingOptions
     public private(set) var step = 0
     let optimizer: AdamW
+    let average: EMA
     private var rng: SeededRNG
 
     public init(config: FollowerConfig, options: FollowerTrainingOptions) throws {
         net = try FollowerNet(config: config, seed: options.seed)
         self.options = options
         optimizer = AdamW(parameters: net.parameters(), learningRate: options.learningRate, weightDecay: options.weightDecay)
+        average = EMA(parameters: net.parameters(), decay: options.emaDecay)
         rng = SeededRNG(seed: options.seed &+ 1)
     }
 
+    /// The follower being trained (its current weights).
     public var follower: PlanFollower { PlanFollower(net: net) }
+
+    /// The follower with the averaged weights: what is saved and shipped.
+    public func averagedFollower() throws -> PlanFollower {
+        let copy = try FollowerNet(config: net.config)
+        for (target, (name, tensor)) in zip(copy.namedTensors(), net.namedTensors()) {
+            precondition(target.name == name)
+            tensor.withValues { src in target.tensor.withMutableValues { _ = $0.update(fromContentsOf: src) } }
+        }
+        if options.emaDecay > 0 { average.copy(into: copy.parameters()) }
+        return PlanFollower(net: copy)
+    }
 
     public func trainStep(data: FollowerData) throws -> FollowerLosses {
         let batch = data.batch(size: options.batchSize, augmentation: options.augmentation, rng: &rng)
@@ -56,7 +101,9 @@ public final class FollowerTrainer {
         loss.backward()
         let norm = clipGradientNorm(net.parameters(), maxNorm: options.gradientClip)
         guard norm.isFinite else { throw ControlError("follower training diverged at step \(step) (gradient norm \(norm))") }
+        optimizer.learningRate = options.learningRate(at: step)
         optimizer.update()
+        if options.emaDecay > 0 { average.update() }
         step += 1
         let predicted = logits.toArray(), targets = batch.reached.toArray(), mask = batch.reachedMask.toArray()
         var right: Float = 0
@@ -77,9 +124,10 @@ public final class FollowerTrainer {
             "config": String(decoding: try encoder.encode(net.config), as: UTF8.self),
             "options": String(decoding: try encoder.encode(options), as: UTF8.self),
         ]
-        let tensors = net.namedTensors().map { ("model." + $0.name, $0.tensor) } + optimizer.state().map { ("optimizer." + $0.name, $0.tensor) }
+        var tensors = net.namedTensors().map { ("model." + $0.name, $0.tensor) } + optimizer.state().map { ("optimizer." + $0.name, $0.tensor) }
+        tensors += zip(net.namedParameters(), average.shadow).map { ("ema." + $0.0.name, $0.1) }
         try Safetensors.write(tensors, metadata: metadata, to: directory + "/checkpoint.safetensors")
-        try follower.save(to: directory + "/model.safetensors", extra: ["step": String(step)])
+        try averagedFollower().save(to: directory + "/model.safetensors", extra: ["step": String(step)])
     }
 
     /// Continues the run saved in `directory`.
@@ -93,6 +141,12 @@ public final class FollowerTrainer {
         let trainer = try FollowerTrainer(config: config, options: options)
         try trainer.net.load(Safetensors.tensors(tensors, under: "model."))
         try trainer.optimizer.load(state: Safetensors.tensors(tensors, under: "optimizer."))
+        let averaged = Safetensors.tensors(tensors, under: "ema.")
+        for ((name, _), shadow) in zip(trainer.net.namedParameters(), trainer.average.shadow) {
+            // A checkpoint without an average starts it from the weights.
+            let source = averaged[name] ?? trainer.net.namedTensors().first { $0.name == name }!.tensor
+            source.withValues { src in shadow.withMutableValues { _ = $0.update(fromContentsOf: src) } }
+        }
         trainer.step = step
         trainer.rng = SeededRNG(seed: options.seed &+ UInt64(step) &+ 1)
         return trainer

@@ -46,6 +46,7 @@ struct TrainFollowerCommand: ParsableCommand {
             options.batchSize = batch
             options.learningRate = learningRate
             options.seed = seed
+            options.totalSteps = steps
             trainer = try FollowerTrainer(config: preset == "micro" ? .micro : FollowerConfig(), options: options)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
