@@ -57,7 +57,7 @@ let package = Package(
                 swiftSettings: numeric),
 
         // Plan judges: the protocol, the stand-in rule (the learned judge and the VLM adapter come next).
-        .target(name: "VideoCritic", dependencies: ["Media"], swiftSettings: numeric),
+        .target(name: "VideoCritic", dependencies: ["Media", "NN", "Tensor", "SeededRandom"], swiftSettings: numeric),
         // MARK: The five stages: a thin service over pure logic each; they never import each other.
         .target(name: "PlannerStage", dependencies: ["AgentKit", "Bus", "Messages", "VideoDiffusion", "Media", "Tensor", "SeededRandom", logging],
                 path: "Sources/Stages/PlannerStage", swiftSettings: strict),
@@ -73,8 +73,8 @@ let package = Package(
         // An episode's decision chain from the topics.
         .target(name: "Audit", dependencies: ["Bus", "Messages", "Media"], swiftSettings: strict),
         // Task × camera × seed grids in the paper's protocol, success tables with intervals, reports.
-        .target(name: "Evaluation", dependencies: ["Control", "Dataset", "Environments", "Media", "VideoDiffusion", "Tensor",
-                                                   "SeededRandom"], swiftSettings: strict),
+        .target(name: "Evaluation", dependencies: ["Control", "Dataset", "Environments", "Media", "VideoDiffusion", "VideoCritic",
+                                                   "Tensor", "SeededRandom"], swiftSettings: strict),
 
         // MARK: Frames and environments
         .target(name: "Media", dependencies: ["CPNG"], swiftSettings: numeric),
@@ -148,7 +148,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Dataset", "Media", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),
-        .testTarget(name: "VideoCriticTests", dependencies: ["VideoCritic", "Media"], swiftSettings: strict),
+        .testTarget(name: "VideoCriticTests", dependencies: ["VideoCritic", "Media", "Control", "Environments"], swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),
         .testTarget(
             name: "BusTests",

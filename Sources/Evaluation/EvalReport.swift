@@ -15,6 +15,8 @@ public struct EvalReport: Codable, Sendable {
         public var byTaskCamera: [String: SuccessRate]
         public var meanReplans: Double
         public var episodesPerMinute: Double
+        /// Refinements per plan (the critic arms; for refine it is K, for base 0).
+        public var meanIterations: Double?
     }
 
     public var environment: String
@@ -55,12 +57,20 @@ public struct EvalReport: Codable, Sendable {
             return Arm(arm: arm, method: Self.method(arm, iterations: settings.iterations), overall: rate(mine),
                        hard: rate(mine.filter { hard.contains($0.task) }), byTask: byTask, byTaskCamera: byTaskCamera,
                        meanReplans: Double(mine.reduce(0) { $0 + $1.replans }) / Double(mine.count),
-                       episodesPerMinute: seconds > 0 ? 60 * Double(mine.count) / seconds : 0)
+                       episodesPerMinute: seconds > 0 ? 60 * Double(mine.count) / seconds : 0,
+                       meanIterations: Self.meanIterations(arm, mine, settings.iterations))
         }
         successByIteration = (0...settings.iterations).compactMap { i in
             let mine = results.filter { $0.arm == "iteration-\(i)" }
             return mine.isEmpty ? nil : rate(mine)
         }
+    }
+
+    static func meanIterations(_ arm: String, _ results: [EpisodeResult], _ k: Int) -> Double? {
+        if arm.hasPrefix("iteration-") { return Double(arm.dropFirst("iteration-".count)) }
+        if arm == "refine+replan" { return Double(k) }
+        let counts = results.compactMap(\.iterations)
+        return counts.isEmpty ? nil : counts.reduce(0, +) / Double(counts.count)
     }
 
     static func method(_ arm: String, iterations: Int) -> String {
@@ -70,6 +80,8 @@ public struct EvalReport: Codable, Sendable {
         case "iteration-\(iterations)": return "refine (K = \(iterations))"
         case "replan": return "base + replan"
         case "refine+replan": return "refine + replan"
+        case "refine+critic": return "refine until the critic accepts (K ≤ \(iterations))"
+        case "refine+critic+replan": return "refine until the critic accepts + replan"
         default: return "refine, iteration \(arm.dropFirst("iteration-".count))"
         }
     }
@@ -102,8 +114,11 @@ public struct EvalReport: Codable, Sendable {
             out += "\n## Success against refinement iteration\n\n| iteration | success |\n|---|---|\n"
             for (i, rate) in successByIteration.enumerated() { out += "| \(i) | \(rate.text) |\n" }
         }
-        out += "\n## Speed\n\n| method | episodes per minute | mean replans |\n|---|---|---|\n"
-        for arm in arms { out += "| \(arm.method) | " + String(format: "%.1f | %.2f", arm.episodesPerMinute, arm.meanReplans) + " |\n" }
+        out += "\n## Speed and compute\n\n| method | episodes per minute | mean replans | refinements per plan |\n|---|---|---|---|\n"
+        for arm in arms {
+            out += "| \(arm.method) | " + String(format: "%.1f | %.2f | ", arm.episodesPerMinute, arm.meanReplans)
+                + (arm.meanIterations.map { String(format: "%.2f", $0) } ?? "–") + " |\n"
+        }
         return out
     }
 

@@ -4,6 +4,7 @@ import Environments
 import Foundation
 import Media
 import SeededRandom
+import VideoCritic
 
 /// The ways an episode gets its plans, as in the paper's tables.
 public enum Variant: String, CaseIterable, Sendable, Codable {
@@ -17,6 +18,10 @@ public enum Variant: String, CaseIterable, Sendable, Codable {
     case replan
     /// Refined plans, a new one on every stall.
     case refineReplan = "refine+replan"
+    /// Refined until the critic accepts, at most K times (the paper's rule).
+    case refineCritic = "refine+critic"
+    /// The same, with a new plan on every stall.
+    case refineCriticReplan = "refine+critic+replan"
 
     public static func parse(_ list: String) throws -> [Variant] {
         let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -42,6 +47,8 @@ public struct EpisodeResult: Codable, Sendable, Equatable {
     public var steps: Int
     public var replans: Int
     public var seconds: Double
+    /// Refinements per plan made (the critic arms: the compute spent), averaged over the episode's plans.
+    public var iterations: Double?
 }
 
 /// What to evaluate.
@@ -55,9 +62,11 @@ public struct EvalSettings: Sendable {
     public var replanRule: ReplanRule
     /// Episodes run in lockstep (their plans sampled in one batch).
     public var batch: Int
+    /// The judge of the critic arms.
+    public var judge: (any PlanJudge)?
 
     public init(tasks: [TaskInfo], cameras: [String], seeds: [UInt64], variants: [Variant], iterations: Int,
-                replanRule: ReplanRule = .paper, batch: Int = 8) {
+                replanRule: ReplanRule = .paper, batch: Int = 8, judge: (any PlanJudge)? = nil) {
         self.tasks = tasks
         self.cameras = cameras
         self.seeds = seeds
@@ -65,6 +74,7 @@ public struct EvalSettings: Sendable {
         self.iterations = iterations
         self.replanRule = replanRule
         self.batch = batch
+        self.judge = judge
     }
 
     /// The arms that run, in report order.
@@ -76,6 +86,8 @@ public struct EvalSettings: Sendable {
         }
         if variants.contains(.replan) { out.append("replan") }
         if variants.contains(.refineReplan) { out.append("refine+replan") }
+        if variants.contains(.refineCritic) { out.append("refine+critic") }
+        if variants.contains(.refineCriticReplan) { out.append("refine+critic+replan") }
         return out
     }
 }
@@ -102,6 +114,8 @@ public final class EvalRunner {
     let makeEnvironment: EnvironmentFactory
     let resultsPath: String
     let log: (String) -> Void
+    /// When set, every plan executed without replanning is kept here with its outcome (the critic's data).
+    public var savePlans: String?
     private var environments: [any DemonstrableEnvironment] = []
     public private(set) var results: [EpisodeResult] = []
     public private(set) var kept: [KeptEpisode] = []
@@ -122,6 +136,9 @@ public final class EvalRunner {
             try planModel.checkTasks(settings.tasks.map(\.instruction))
         } else if settings.variants.contains(where: { $0 != .oracle }) {
             throw ControlError("variants other than oracle need a plan model (--plan-model PATH)")
+        }
+        if settings.judge == nil && settings.variants.contains(where: { $0 == .refineCritic || $0 == .refineCriticReplan }) {
+            throw ControlError("the critic variants need a judge (--critic PATH, or --critic motion)")
         }
         if let data = FileManager.default.contents(atPath: resultsPath) {
             let decoder = JSONDecoder()
@@ -194,6 +211,23 @@ public final class EvalRunner {
                     .demonstrationPlan(task: cell.task, camera: cell.camera, seed: cell.seed)
             }
             return try execute("oracle", cells, info, rule: .none, first: plans, planner: nil)
+        case "refine+critic", "refine+critic+replan":
+            let replanning = arms[0] == "refine+critic+replan"
+            var made: [String: [Int]] = [:]  // episode → refinements of each of its plans
+            let judge = settings.judge!
+            let results = try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : .none, first: nil) { loops in
+                let planned = try self.planModel!.plansWithCritic(observations: loops.map(\.observation.frame),
+                                                                  tasks: loops.map(\.task.instruction),
+                                                                  iterations: self.settings.iterations, judge: judge, rng: &rng)
+                for (loop, p) in zip(loops, planned) { made["\(loop.task.name)|\(loop.camera)|\(loop.seed)", default: []].append(p.iterations) }
+                return planned.map(\.plan)
+            }
+            return results.map { result in
+                var result = result
+                let counts = made["\(result.task)|\(result.camera)|\(result.seed)"] ?? []
+                result.iterations = counts.isEmpty ? nil : Double(counts.reduce(0, +)) / Double(counts.count)
+                return result
+            }
         case "replan", "refine+replan":
             let iterations = arms[0] == "replan" ? 0 : settings.iterations
             return try execute(arms[0], cells, info, rule: settings.replanRule, first: nil) { loops in
@@ -242,9 +276,16 @@ public final class EvalRunner {
         }
         let seconds = Date().timeIntervalSince(t0) / Double(cells.count)
         for loop in loops { keep(arm, loop) }
+        if let savePlans, planner == nil || rule.maxReplans == 0 {
+            for loop in loops {
+                guard let plan = loop.plans.first?.plan else { continue }
+                try JudgedPlan(task: loop.task.name, instruction: loop.task.instruction, camera: loop.camera, seed: loop.seed, arm: arm,
+                               success: loop.success, steps: loop.steps).write(frames: plan.frames, to: savePlans)
+            }
+        }
         return loops.map { loop in
             EpisodeResult(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
-                          steps: loop.steps, replans: loop.replans, seconds: seconds)
+                          steps: loop.steps, replans: loop.replans, seconds: seconds, iterations: nil)
         }
     }
 

@@ -1,4 +1,5 @@
 import Control
+import VideoCritic
 import Media
 import SeededRandom
 import Tensor
@@ -27,6 +28,40 @@ public final class PlanModel {
 
     /// For each observation (any size) and task sentence: the base plan and its refinements,
     /// `iterations + 1` plans in order, each with the observation as its first frame.
+    /// The paper's refinement rule: refine each plan until `judge` accepts it or `iterations`
+    /// refinements were made. Returns each final plan and how many refinements it took.
+    public func plansWithCritic(observations: [RGBImage], tasks: [String], iterations: Int, judge: any PlanJudge,
+                                rng: inout SeededRNG) throws -> [(plan: VideoPlan, iterations: Int)] {
+        guard !observations.isEmpty else { return [] }
+        let side = resolution, f = model.config.futureFrames
+        let small = observations.map { $0.resized(width: side, height: side) }
+        let taskIndices = try tasks.map { try model.config.taskIndex($0) }
+        func tensor(_ rows: [Int]) -> Tensor {
+            Tensor(shape: [rows.count, 3, side, side], values: rows.flatMap { small[$0].planarSigned() })
+        }
+        var current = PlanFrames.rows(sampler.sample(observation: tensor(Array(small.indices)), previous: nil, tasks: taskIndices, rng: &rng))
+        var used = [Int](repeating: 0, count: small.count)
+        func rejected(_ rows: [Int]) throws -> [Int] {
+            try rows.filter { !(try judge.judge(observation: small[$0], plan: current[$0], task: tasks[$0]).accept) }
+        }
+        var pending = try rejected(Array(small.indices))
+        var i = 0
+        while !pending.isEmpty && i < iterations {
+            i += 1
+            let previous = Tensor(shape: [pending.count, f, 3, side, side], values: pending.flatMap { current[$0].flatMap { $0.planarSigned() } })
+            let refined = PlanFrames.rows(sampler.sample(observation: tensor(pending), previous: previous,
+                                                         tasks: pending.map { taskIndices[$0] }, rng: &rng))
+            for (k, row) in pending.enumerated() {
+                current[row] = refined[k]
+                used[row] = i
+            }
+            pending = try rejected(pending)
+        }
+        return small.indices.map { row in
+            (VideoPlan(frames: [small[row]] + current[row], source: "\(label), critic \(judge.name), iteration \(used[row])"), used[row])
+        }
+    }
+
     public func plans(observations: [RGBImage], tasks: [String], iterations: Int, rng: inout SeededRNG) throws -> [[VideoPlan]] {
         guard !observations.isEmpty else { return [] }
         let side = resolution

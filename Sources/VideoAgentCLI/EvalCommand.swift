@@ -3,6 +3,7 @@ import Control
 import Environments
 import Evaluation
 import Foundation
+import VideoCritic
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +24,11 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Comma-separated cameras.") var cameras: String = "corner,corner2,corner3"
     @Option(help: "Seeds per task and camera.") var seeds: Int = 25
     @Option(help: "The first seed (held out from training: 5000 and up).") var seedStart: UInt64 = 5000
-    @Option(help: "Comma-separated: oracle, base, refine, replan, refine+replan.") var variants: String = "oracle,base,refine,replan,refine+replan"
+    @Option(help: "Comma-separated: oracle, base, refine, replan, refine+replan, refine+critic, refine+critic+replan.")
+    var variants: String = "oracle,base,refine,replan,refine+replan"
+    @Option(help: ArgumentHelp("The judge of the critic variants: a learned critic (train-critic), or 'motion' for the rule.",
+                               valueName: "PATH"))
+    var critic: String?
     @Option(help: "Refinement iterations K of refine and refine+replan.") var iterations: Int = 4
     @Option(help: ArgumentHelp("The plan model (default: the shipped one).", valueName: "PATH"))
     var planModel: String = "models/builtin-plan/model.safetensors"
@@ -35,6 +40,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Episodes run in lockstep, their plans sampled in one batch.") var batch: Int = 8
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
+    @Option(help: ArgumentHelp("Keep every plan executed without replanning, with its outcome: the critic's data.", valueName: "DIR"))
+    var savePlans: String?
     @OptionGroup var environmentOptions: EnvironmentOptions
 
     func validate() throws {
@@ -72,13 +79,15 @@ struct EvalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
                                     seeds: (0..<UInt64(seeds)).map { seedStart + $0 }, variants: chosen, iterations: iterations,
-                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans), batch: batch)
+                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans), batch: batch,
+                                    judge: try critic.map { $0 == "motion" ? MotionJudge() as any PlanJudge : try LearnedJudge.load($0) })
         print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
         print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")
         let options = environmentOptions
         let runner = try EvalRunner(settings: settings, follower: loadedFollower, planModel: model,
                                     resultsPath: out + "/episodes.jsonl", makeEnvironment: { try options.make(environmentName) },
                                     log: { print($0) })
+        runner.savePlans = savePlans
         try runner.run()
         let report = EvalReport(results: runner.results, settings: settings, environment: environmentName)
         try report.write(to: out, kept: runner.kept)

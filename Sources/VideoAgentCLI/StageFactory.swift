@@ -60,8 +60,10 @@ enum StageFactory {
         return RefinerService(bus: bus, logic: logic, swap: swap, logger: logger)
     }
 
-    static func critic(bus: MessageBus, instance: String, logger: Logger) -> CriticService {
-        CriticService(bus: bus, logic: CriticLogic(judge: MotionJudge(), instance: instance), logger: logger)
+    /// The critic with a learned judge, or the stand-in rule (`motion`).
+    static func critic(bus: MessageBus, instance: String, judgePath: String, logger: Logger) throws -> CriticService {
+        let judge: any PlanJudge = judgePath == "motion" ? MotionJudge() : try LearnedJudge.load(judgePath)
+        return CriticService(bus: bus, logic: CriticLogic(judge: judge, instance: instance), logger: logger)
     }
 
     /// The episodes of a task × camera × seed grid, in the order the robots will deal them out.

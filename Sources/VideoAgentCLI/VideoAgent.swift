@@ -10,7 +10,7 @@ struct VideoAgent: AsyncParsableCommand {
             kafka://HOST:PORT[,HOST:PORT…] (Apache Kafka or a Kafka-protocol broker; librdkafka settings go in
             the query string or -X key=value).
             """,
-        subcommands: [CollectCommand.self, ShowCommand.self, ExportCommand.self, TrainCommand.self, TrainFollowerCommand.self, EvalCommand.self, ServeCommand.self, DemoCommand.self, AuditCommand.self, PublishModelCommand.self,
+        subcommands: [CollectCommand.self, ShowCommand.self, ExportCommand.self, TrainCommand.self, TrainFollowerCommand.self, EvalCommand.self, ServeCommand.self, DemoCommand.self, AuditCommand.self, PublishModelCommand.self, TrainCriticCommand.self, CritiqueCommand.self,
                       GenerateCommand.self,
                       RefineCommand.self, QualityCommand.self, TopicsCommand.self, BusCommand.self])
 }

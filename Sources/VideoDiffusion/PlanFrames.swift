@@ -14,6 +14,11 @@ public enum PlanFrames {
         }
     }
 
+    /// Every row's frames of a plan batch (B, F, 3, H, W).
+    public static func rows(_ plan: Tensor) -> [[RGBImage]] {
+        (0..<plan.shape[0]).map { images(plan, row: $0) }
+    }
+
     /// An image as a (1, 3, side, side) tensor in [−1, 1], resized to `side`.
     public static func tensor(_ image: RGBImage, side: Int) -> Tensor {
         Tensor(shape: [1, 3, side, side], values: image.resized(width: side, height: side).planarSigned())

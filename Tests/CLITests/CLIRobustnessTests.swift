@@ -34,6 +34,25 @@ struct CLIRobustnessTests {
         #expect(result.stderr.contains(mention), "\(result.stderr)")
     }
 
+    @Test("critique refuses a frames folder of mixed sizes and a damaged critic, and judges a good plan")
+    func critiqueInputs() async throws {
+        let directory = temporaryDirectory("critique")
+        let collected = try await CLIProcess.run(["collect", "--tasks", "button-press", "--cameras", "corner", "--episodes", "1",
+                                                  "--resolution", "16", "--out", directory + "/data"])
+        #expect(collected.status == 0, "\(collected.stderr)")
+        let episode = directory + "/data/episodes/button-press/corner/seed-0"
+        let judged = try await CLIProcess.run(["critique", "--frames", episode, "--task", "press the button"])
+        #expect(judged.status == 0, "\(judged.stderr)")
+        #expect(judged.stdout.contains("\"critic\" : \"motion-heuristic\""), "\(judged.stdout)")
+        try FileManager.default.copyItem(atPath: CLIProcess.packageRoot + "/fuzz/seeds/png/rgb-4x3.png", toPath: episode + "/frame_999.png")
+        let mixed = try await CLIProcess.run(["critique", "--frames", episode, "--task", "press the button"])
+        #expect(mixed.status != 0 && mixed.status < 128 && mixed.stderr.contains("mixed sizes"), "\(mixed.stderr)")
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: directory + "/critic.safetensors"))
+        let damaged = try await CLIProcess.run(["critique", "--critic", directory + "/critic.safetensors", "--frames", episode,
+                                                "--task", "press the button"])
+        #expect(damaged.status != 0 && damaged.status < 128, "\(damaged.stderr)")
+    }
+
     @Test("collect with no tasks writes nothing and says so")
     func emptyTaskList() async throws {
         let out = temporaryDirectory("misuse") + "/data"

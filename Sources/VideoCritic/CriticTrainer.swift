@@ -1,0 +1,177 @@
+import Foundation
+import Media
+import NN
+import Tensor
+
+/// The critic's training data: executed plans with their outcome, and synthetic hallucinations
+/// made from them on the fly, each labelled reject with its problem: frames shuffled (the scene
+/// jumps), the observation repeated (nothing moves), a frame skipped ahead (an object teleports),
+/// another task's plan under this task's sentence (the wrong task).
+public final class CriticData {
+    let config: CriticConfig
+    let plans: [(plan: JudgedPlan, frames: [RGBImage])]
+    let successes: [Int]
+    let failures: [Int]
+
+    public init(_ judged: [(plan: JudgedPlan, frames: [RGBImage])], config: CriticConfig) throws {
+        self.config = config
+        let resized = judged.map { ($0.plan, $0.frames.map { $0.resized(width: config.resolution, height: config.resolution) }) }
+        plans = resized
+        successes = resized.indices.filter { resized[$0].0.success }
+        failures = resized.indices.filter { !resized[$0].0.success }
+        guard !successes.isEmpty, !failures.isEmpty else {
+            throw CriticError("the judged plans need both outcomes to learn from (\(successes.count) successes, \(failures.count) failures)")
+        }
+    }
+
+    public var count: Int { plans.count }
+    public var successCount: Int { successes.count }
+
+    struct Sample {
+        var frames: [RGBImage]
+        var task: String
+        var accept: Float
+        /// Plausibility of each future frame, when known.
+        var frameTargets: [Float]?
+        var category: FeedbackCategory?
+    }
+
+    /// One sample: a third executed successes, a third executed failures, a third hallucinations.
+    func sample(rng: inout SeededRNG) -> Sample {
+        let f = config.frames - 1
+        switch rng.next() % 3 {
+        case 0:
+            let (plan, frames) = plans[successes[Int(rng.next() % UInt64(successes.count))]]
+            return Sample(frames: frames, task: plan.instruction, accept: 1, frameTargets: Array(repeating: 1, count: f), category: .ok)
+        case 1:
+            let (plan, frames) = plans[failures[Int(rng.next() % UInt64(failures.count))]]
+            return Sample(frames: frames, task: plan.instruction, accept: 0, frameTargets: nil, category: nil)
+        default:
+            let (plan, frames) = plans[Int(rng.next() % UInt64(plans.count))]
+            var corrupted = frames
+            var targets = [Float](repeating: 1, count: f)
+            let category: FeedbackCategory
+            switch rng.next() % 4 {
+            case 0:
+                var order = Array(1..<frames.count)
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+                if order == Array(1..<frames.count) { order.swapAt(0, order.count - 1) }
+                for (k, source) in order.enumerated() {
+                    corrupted[k + 1] = frames[source]
+                    if source != k + 1 { targets[k] = 0 }
+                }
+                category = .sceneJumps
+            case 1:
+                for k in 1..<frames.count { corrupted[k] = frames[0] }
+                targets = Array(repeating: 0, count: f)
+                category = .noMotion
+            case 2:
+                let k = 1 + Int(rng.next() % UInt64(max(1, frames.count - 3)))
+                corrupted[k] = frames[min(frames.count - 1, k + 2)]
+                targets[k - 1] = 0
+                category = .objectTeleports
+            default:
+                let others = plans.indices.filter { plans[$0].plan.task != plan.task && plans[$0].plan.camera == plan.camera }
+                guard let other = others.isEmpty ? nil : others[Int(rng.next() % UInt64(others.count))] else {
+                    return Sample(frames: corrupted, task: plan.instruction, accept: 0, frameTargets: nil, category: .sceneJumps)
+                }
+                corrupted = plans[other].frames
+                targets = Array(repeating: 0, count: f)
+                category = .wrongTask
+            }
+            return Sample(frames: corrupted, task: plan.instruction, accept: 0, frameTargets: targets, category: category)
+        }
+    }
+}
+
+/// Losses of one critic step.
+public struct CriticLosses: Sendable {
+    public var accept: Float
+    public var frames: Float
+    public var feedback: Float
+}
+
+/// Trains a ``CriticNet``: accept (binary cross-entropy), frame plausibility (where known) and the
+/// feedback category (where known).
+public final class CriticTrainer {
+    public let net: CriticNet
+    public private(set) var step = 0
+    let optimizer: AdamW
+    var rng: SeededRNG
+    public var batchSize = 32
+
+    public init(config: CriticConfig, learningRate: Float = 1e-3, seed: UInt64 = 0) {
+        net = CriticNet(config: config, seed: seed)
+        optimizer = AdamW(parameters: net.parameters(), learningRate: learningRate, weightDecay: 1e-4)
+        rng = SeededRNG(seed: seed &+ 7)
+    }
+
+    public var judge: LearnedJudge { LearnedJudge(net: net, version: "learned@\(step)") }
+
+    public func trainStep(data: CriticData) throws -> CriticLosses {
+        let samples = (0..<batchSize).map { _ in data.sample(rng: &rng) }
+        let f = net.config.frames - 1, k = FeedbackCategory.allCases.count
+        let input = CriticNet.input(samples.map(\.frames), config: net.config)
+        net.zeroGrad()
+        let (accept, frames, feedback) = net(plans: input, tasks: samples.map { net.config.taskIndex($0.task) })
+        func bce(_ logits: Tensor, _ targets: Tensor, _ mask: Tensor) -> Tensor {
+            let perElement = logits.relu() - logits * targets + ((logits.abs() * -1).exp() + 1).log()
+            return (perElement * mask).sum() * (1 / max(1, mask.sum().item))
+        }
+        let acceptLoss = bce(accept, Tensor(shape: [batchSize], values: samples.map(\.accept)), Tensor.ones([batchSize]))
+        let frameLoss = bce(frames, Tensor(shape: [batchSize, f], values: samples.flatMap { $0.frameTargets ?? Array(repeating: 0, count: f) }),
+                            Tensor(shape: [batchSize, f], values: samples.flatMap { Array(repeating: $0.frameTargets == nil ? 0 : 1, count: f) }))
+        // Cross-entropy over the categories, only where the category is known.
+        let logProbabilities = feedback.logSoftmax()  // (B, K)
+        var oneHot = [Float](repeating: 0, count: batchSize * k)
+        for (i, s) in samples.enumerated() {
+            if let category = s.category { oneHot[i * k + FeedbackCategory.allCases.firstIndex(of: category)!] = 1 }
+        }
+        let known = Float(samples.filter { $0.category != nil }.count)
+        let feedbackLoss = (logProbabilities * Tensor(shape: [batchSize, k], values: oneHot)).sum() * (-1 / max(1, known))
+        let loss = acceptLoss + frameLoss * 0.5 + feedbackLoss * 0.5
+        guard loss.item.isFinite else { throw CriticError("critic training diverged at step \(step)") }
+        loss.backward()
+        clipGradientNorm(net.parameters(), maxNorm: 1)
+        optimizer.update()
+        step += 1
+        return CriticLosses(accept: acceptLoss.item, frames: frameLoss.item, feedback: feedbackLoss.item)
+    }
+}
+
+/// How well a judge's accept probabilities predict executed outcomes.
+public struct JudgeScore: Codable, Sendable {
+    public var judge: String
+    public var accuracy: Double
+    public var balancedAccuracy: Double
+    /// Area under the ROC curve (0.5: no better than chance; ties count half).
+    public var auc: Double
+    public var truePositives: Int
+    public var falsePositives: Int
+    public var trueNegatives: Int
+    public var falseNegatives: Int
+
+    public init(judge: String, probabilities: [Float], threshold: Float, outcomes: [Bool]) {
+        self.judge = judge
+        var tp = 0, fp = 0, tn = 0, fn = 0
+        for (p, success) in zip(probabilities, outcomes) {
+            switch (p >= threshold, success) {
+            case (true, true): tp += 1
+            case (true, false): fp += 1
+            case (false, false): tn += 1
+            case (false, true): fn += 1
+            }
+        }
+        (truePositives, falsePositives, trueNegatives, falseNegatives) = (tp, fp, tn, fn)
+        let n = Double(max(1, outcomes.count))
+        accuracy = Double(tp + tn) / n
+        let tpr = tp + fn > 0 ? Double(tp) / Double(tp + fn) : 0
+        let tnr = tn + fp > 0 ? Double(tn) / Double(tn + fp) : 0
+        balancedAccuracy = (tpr + tnr) / 2
+        let positives = zip(probabilities, outcomes).filter(\.1).map(\.0)
+        let negatives = zip(probabilities, outcomes).filter { !$0.1 }.map(\.0)
+        var wins = 0.0
+        for p in positives { for q in negatives { wins += p > q ? 1 : (p == q ? 0.5 : 0) } }
+        auc = positives.isEmpty || negatives.isEmpty ? 0.5 : wins / Double(positives.count * negatives.count)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Media
+import NN
+import Tensor
+
+/// The shape of a learned critic (stored in its checkpoint).
+public struct CriticConfig: Codable, Sendable, Equatable {
+    /// Plan frames are judged at this size (the plan model's).
+    public var resolution = 32
+    /// Frames per plan, the observation included.
+    public var frames = 8
+    public var width = 32
+    public var hidden = 128
+    /// The task sentences it knows (index 0 stands for any other).
+    public var tasks: [String] = []
+
+    public init(resolution: Int = 32, frames: Int = 8, width: Int = 32, hidden: Int = 128, tasks: [String]) {
+        self.resolution = resolution
+        self.frames = frames
+        self.width = width
+        self.hidden = hidden
+        self.tasks = tasks
+    }
+
+    func taskIndex(_ sentence: String) -> Int { (tasks.firstIndex(of: sentence) ?? -1) + 1 }
+}
+
+/// The critic's network: every frame of the plan stacked on channels (so changes between frames are
+/// seen directly), three strided convolutions, the task as a learned embedding, and three heads —
+/// accept (executing this plan succeeds), each future frame's plausibility, the feedback category.
+public final class CriticNet: Module {
+    public let config: CriticConfig
+    let conv1: Conv2d
+    let norm1: GroupNorm
+    let conv2: Conv2d
+    let norm2: GroupNorm
+    let conv3: Conv2d
+    let norm3: GroupNorm
+    let task: Embedding
+    let fc: Linear
+    let acceptHead: Linear
+    let frameHead: Linear
+    let feedbackHead: Linear
+
+    public init(config: CriticConfig, seed: UInt64 = 0) {
+        self.config = config
+        var rng = SeededRNG(seed: seed)
+        let w = config.width, r = config.resolution
+        conv1 = Conv2d(3 * config.frames, w, kernel: 3, stride: 2, rng: &rng)
+        norm1 = GroupNorm(groups: min(8, w), channels: w)
+        conv2 = Conv2d(w, 2 * w, kernel: 3, stride: 2, rng: &rng)
+        norm2 = GroupNorm(groups: min(8, 2 * w), channels: 2 * w)
+        conv3 = Conv2d(2 * w, 2 * w, kernel: 3, stride: 2, rng: &rng)
+        norm3 = GroupNorm(groups: min(8, 2 * w), channels: 2 * w)
+        task = Embedding(count: config.tasks.count + 1, dimension: 16, rng: &rng)
+        fc = Linear(2 * w * (r / 8) * (r / 8) + 16, config.hidden, rng: &rng)
+        acceptHead = Linear(config.hidden, 1, rng: &rng)
+        frameHead = Linear(config.hidden, config.frames - 1, rng: &rng)
+        feedbackHead = Linear(config.hidden, FeedbackCategory.allCases.count, rng: &rng)
+    }
+
+    /// - Parameter plans: (B, 3·frames, R, R) in [−1, 1], frames stacked on channels.
+    public func callAsFunction(plans: Tensor, tasks: [Int]) -> (accept: Tensor, frames: Tensor, feedback: Tensor) {
+        let b = plans.shape[0]
+        var x = norm1(conv1(plans)).relu()
+        x = norm2(conv2(x)).relu()
+        x = norm3(conv3(x)).relu()  // (B, 2w, R/8, R/8)
+        let features = Tensor.concat([x.reshaped([b, x.count / b]), Tensor.embedding(task.weight, indices: tasks)], axis: 1)
+        let h = fc(features).relu()
+        return (acceptHead(h).reshaped([b]), frameHead(h), feedbackHead(h))
+    }
+
+    /// The plans' frames as the network's input.
+    static func input(_ plans: [[RGBImage]], config: CriticConfig) -> Tensor {
+        let r = config.resolution
+        var values: [Float] = []
+        values.reserveCapacity(plans.count * 3 * config.frames * r * r)
+        for plan in plans {
+            for i in 0..<config.frames {
+                values += plan[min(i, plan.count - 1)].resized(width: r, height: r).planarSigned()
+            }
+        }
+        return Tensor(shape: [plans.count, 3 * config.frames, r, r], values: values)
+    }
+}
+
+/// The learned plan judge: trained on plans the follower executed (accept iff the environment
+/// reported success) and on synthetic hallucinations (``CriticTrainer``).
+public struct LearnedJudge: PlanJudge, @unchecked Sendable {
+    // The network is only read (inference without gradients).
+    public let net: CriticNet
+    /// Accept at or above this probability.
+    public var threshold: Float
+    public let version: String
+
+    public init(net: CriticNet, threshold: Float = 0.5, version: String = "learned") {
+        self.net = net
+        self.threshold = threshold
+        self.version = version
+    }
+
+    public var name: String { version }
+
+    public func judge(observation: RGBImage, plan: [RGBImage], task: String) throws -> PlanVerdict {
+        try judge([([observation] + plan, task)])[0]
+    }
+
+    /// Verdicts for many plans at once (frames with the observation first).
+    public func judge(_ plans: [(frames: [RGBImage], task: String)]) throws -> [PlanVerdict] {
+        let (accept, frames, feedback) = withoutGrad {
+            net(plans: CriticNet.input(plans.map(\.frames), config: net.config), tasks: plans.map { net.config.taskIndex($0.task) })
+        }
+        let p = accept.toArray().map { 1 / (1 + exp(-$0)) }
+        let frameScores = frames.toArray().map { 1 / (1 + exp(-$0)) }
+        let categories = feedback.toArray()
+        let f = net.config.frames - 1, k = FeedbackCategory.allCases.count
+        return plans.indices.map { i in
+            let scores = Array(frameScores[(i * f)..<((i + 1) * f)])
+            var category = FeedbackCategory.ok
+            if p[i] < threshold {
+                // The most likely problem (never "ok" for a rejected plan).
+                let row = categories[(i * k)..<((i + 1) * k)]
+                let best = zip(FeedbackCategory.allCases, row).filter { $0.0 != .ok }.max { $0.1 < $1.1 }
+                category = best?.0 ?? .incomplete
+            }
+            return PlanVerdict(acceptProbability: p[i], accept: p[i] >= threshold, frameScores: scores, feedback: category)
+        }
+    }
+
+    public func save(to path: String, extra: [String: String] = [:]) throws {
+        var metadata = extra
+        metadata["format"] = "videoagent-critic-1"
+        metadata["config"] = String(decoding: try JSONEncoder().encode(net.config), as: UTF8.self)
+        metadata["threshold"] = String(threshold)
+        try net.save(to: path, metadata: metadata)
+    }
+
+    public static func load(_ path: String) throws -> LearnedJudge {
+        let (tensors, metadata) = try Safetensors.read(path)
+        guard metadata["format"] == "videoagent-critic-1", let text = metadata["config"],
+              let config = try? JSONDecoder().decode(CriticConfig.self, from: Data(text.utf8))
+        else { throw CriticError("\(path) is not a learned critic (no videoagent-critic-1 metadata); train one with videoagent train-critic") }
+        let net = CriticNet(config: config)
+        try net.load(tensors)
+        return LearnedJudge(net: net, threshold: metadata["threshold"].flatMap(Float.init) ?? 0.5,
+                            version: "learned@\(metadata["step"] ?? "?")")
+    }
+}
