@@ -33,6 +33,8 @@ public final class EpisodeLoop {
     /// The plan being followed and the index of the plan frame pursued.
     public private(set) var plan: VideoPlan?
     public private(set) var goal = 1
+    /// Steps spent on the current goal frame.
+    public private(set) var stepsOnGoal = 0
     /// New plans made after the first.
     public private(set) var replans = 0
     public private(set) var end: End?
@@ -76,6 +78,7 @@ public final class EpisodeLoop {
         self.plan = plan
         plans.append((steps, plan))
         goal = 1
+        stepsOnGoal = 0
         stillSteps = 0
         phase = .acting
     }
@@ -86,6 +89,7 @@ public final class EpisodeLoop {
         guard phase == .acting, let plan else { return }
         if goal < plan.lastIndex {
             goal += 1
+            stepsOnGoal = 0
         } else if rule.replanWhenPlanEnds && replans < rule.maxReplans {
             askForNewPlan()
         }
@@ -98,6 +102,7 @@ public final class EpisodeLoop {
         actions.append(action)
         if let label { labels.append(label) }
         goals.append(plan == nil ? 0 : goal)
+        stepsOnGoal += 1
         observation = result.observation
         frames.append(result.observation.frame)
         proprioception.append(result.observation.proprioception)

@@ -13,6 +13,9 @@ public final class PlanFollower {
     public let net: FollowerNet
     /// The goal frame counts as reached above this probability.
     public var reachThreshold: Float
+    /// When set, a goal frame also counts as reached after this many steps on it (a pace that
+    /// keeps the follower moving through the plan when its own judgement hesitates).
+    public var maxStepsPerGoal: Int?
 
     public init(net: FollowerNet, reachThreshold: Float = 0.5) {
         self.net = net
@@ -37,7 +40,7 @@ public final class PlanFollower {
         let stride = config.chunk * 4
         return (0..<loops.count).map { i in
             Decision(action: Array(actionValues[(i * stride)..<(i * stride + 4)]),
-                     reachedGoal: 1 / (1 + exp(-logits[i])) > reachThreshold)
+                     reachedGoal: 1 / (1 + exp(-logits[i])) > reachThreshold || maxStepsPerGoal.map { loops[i].stepsOnGoal + 1 >= $0 } ?? false)
         }
     }
 

@@ -38,6 +38,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "New plans allowed per episode in the replan variants (paper: 5).") var maxReplans: Int = 5
     @Option(help: "Consecutive steps with the hand still (< 1 mm) that count as a stall (paper: 15).") var stallSteps: Int = 15
     @Option(help: "Episodes run in lockstep, their plans sampled in one batch.") var batch: Int = 8
+    @Option(help: "Move on to the next plan frame after at most this many steps on one (default: only when the follower judges it reached).")
+    var maxStepsPerGoal: Int?
+    @Option(help: "The probability at which the follower counts a plan frame as reached.") var reachThreshold: Float = 0.5
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
     @Option(help: ArgumentHelp("Keep every plan executed without replanning, with its outcome: the critic's data.", valueName: "DIR"))
@@ -68,6 +71,8 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("no follower at \(follower); train one with videoagent train-follower, or give --follower PATH")
         }
         let (loadedFollower, followerMetadata) = try PlanFollower.load(follower)
+        loadedFollower.maxStepsPerGoal = maxStepsPerGoal
+        loadedFollower.reachThreshold = reachThreshold
         let needsModel = chosen.contains { $0 != .oracle }
         if needsModel && !FileManager.default.fileExists(atPath: planModel) {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")
