@@ -175,9 +175,10 @@ public final class EvalRunner {
                 let rate = Double(outcome.filter(\.success).count) / Double(max(1, outcome.count))
                 let elapsed = Date().timeIntervalSince(started)
                 let perEpisode = Date().timeIntervalSince(t0) / Double(max(1, outcome.count))
-                log(String(format: "[%d/%d] %@ %@ %@ seeds %llu–%llu: %.0f%% success, %.2f s/episode, ETA %@",
-                           finished, total, group.count > 1 ? "iterations 0–\(group.count - 1)" : group[0], chunk[0].task,
-                           chunk[0].camera, chunk.first!.seed, chunk.last!.seed, 100 * rate, perEpisode,
+                let place = Set(chunk.map { "\($0.task)/\($0.camera)" }).sorted().joined(separator: ", ")
+                log(String(format: "[%d/%d] %@ %@ (%d episodes): %.0f%% success, %.2f s/episode, ETA %@",
+                           finished, total, group.count > 1 ? "iterations 0–\(group.count - 1)" : group[0], place,
+                           chunk.count, 100 * rate, perEpisode,
                            Self.duration(elapsed / Double(finishedHere) * Double(total - finished))))
             }
         }
