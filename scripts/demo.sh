@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 swift build -c release --product videoagent
 bin=.build/release/videoagent
 out=${VIDEOAGENT_DATA:-$PWD/data}/demo
-$bin demo --out "$out" "$@"
+# Two seeds of every task, and a learner that publishes after every two successes, so a new model
+# version appears in the run (the stages pick it up while serving).
+$bin demo --out "$out" --episodes 2 --learn-every 2 --learn-steps 10 "$@"
 first=$(grep -m1 -o 'robot-[0-9]*/ep-[0-9]*' "$out/report.md" || true)
 if [ -n "$first" ]; then
   echo "== the decision chain of $first, from the topics"
