@@ -19,12 +19,18 @@ public struct Collector {
         /// The follower, on the true demonstration of the same seed cut like a plan; with
         /// probability `beta` a step sends the expert's action instead.
         case follower(PlanFollower, beta: Float)
+        /// The expert acts, while a plan drawn by the plan model from the frame at a random early
+        /// step is recorded as the plan "followed", its frames paced over the rest of the episode:
+        /// the follower learns what generated plans (blurry, imperfect) look like next to the
+        /// states they stand for.
+        case expertWithModelPlans(planner: (RGBImage, String) throws -> VideoPlan)
 
         public var name: String {
             switch self {
             case .expert: return "expert"
             case .noisyExpert(let sigma): return String(format: "expert+noise(%.2f)", sigma)
             case .follower(_, let beta): return String(format: "follower(beta=%.2f)", beta)
+            case .expertWithModelPlans: return "expert+model-plans"
             }
         }
     }
@@ -61,6 +67,9 @@ public struct Collector {
     /// Plays one episode with `driver`.
     public func play(task: String, camera: String, seed: UInt64, driver: Driver = .expert) throws -> EpisodeLoop {
         let info = try taskInfo(task)
+        if case .expertWithModelPlans(let planner) = driver {
+            return try expertWithModelPlan(info, camera: camera, seed: seed, planner: planner)
+        }
         var oracle: VideoPlan?
         if case .follower = driver { oracle = try demonstrationPlan(task: task, camera: camera, seed: seed) }
         let first = try environment.reset(task: task, seed: seed, camera: camera, resolution: resolution)
@@ -82,8 +91,34 @@ public struct Collector {
                 let decision = follower.decide([loop])[0]
                 let action = rng.uniform() < beta ? expert : decision.action
                 return Decision(action: action, label: expert, reachedGoal: decision.reachedGoal)
+            case .expertWithModelPlans:
+                preconditionFailure("played by expertWithModelPlan")
             }
         })
+        return loop
+    }
+
+    /// The expert's episode with a model plan recorded from a random step in its first half; the
+    /// goal at each later step is the plan frame the expert's own pace reaches next.
+    private func expertWithModelPlan(_ info: TaskInfo, camera: String, seed: UInt64,
+                                     planner: (RGBImage, String) throws -> VideoPlan) throws -> EpisodeLoop {
+        let demonstration = try play(task: info.name, camera: camera, seed: seed, driver: .expert)
+        guard demonstration.success else { return demonstration }
+        var rng = SeededRNG(seed: seed ^ 0x9_1A25)
+        let start = Int(rng.next() % UInt64(max(1, demonstration.steps / 2)))
+        let plan = try planner(demonstration.frames[start].resized(width: planResolution, height: planResolution), info.instruction)
+        // Replay the same episode (it is deterministic), recording the plan from `start` on.
+        let first = try environment.reset(task: info.name, seed: seed, camera: camera, resolution: resolution)
+        let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: false)
+        let indices = EpisodeRecord.planIndices(start: start, frameCount: demonstration.frames.count, futureFrames: plan.lastIndex)
+        for (t, action) in demonstration.actions.enumerated() {
+            if t == start { loop.adopt(plan) }
+            if t >= start {
+                let k = indices.indices.dropFirst().first { indices[$0] > t } ?? plan.lastIndex
+                loop.pursue(k)
+            }
+            loop.record(action: action, label: action, result: try environment.step(action))
+        }
         return loop
     }
 

@@ -83,6 +83,20 @@ public final class EpisodeLoop {
         phase = .acting
     }
 
+    /// Records `plan` as followed from now on without asking for it (a collector pairing an
+    /// expert's episode with a plan it did not follow).
+    public func adopt(_ plan: VideoPlan) {
+        self.plan = plan
+        plans.append((steps, plan))
+        goal = 1
+        stepsOnGoal = 0
+    }
+
+    /// Sets the plan frame pursued (a collector pacing a plan by the expert's clock).
+    public func pursue(_ goal: Int) {
+        self.goal = max(1, min(goal, plan?.lastIndex ?? 1))
+    }
+
     /// The follower judged the goal frame reached: pursue the next one. Past the last frame the
     /// plan is used up: a new one is asked for when the rule allows, else the last frame is held.
     public func goalReached() {

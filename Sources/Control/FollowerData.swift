@@ -23,6 +23,9 @@ public final class FollowerData {
         /// Plans followed (plan-resolution frames) with the step each was made at, and the goal per step.
         let plans: [(step: Int, frames: [RGBImage])]
         let goals: [Int]?
+        /// The goals follow the expert's own pace (expert episodes with model plans): whether a
+        /// goal is reached is then known, as for hindsight plans.
+        let pacedGoals: Bool
     }
 
     let episodes: [Episode]
@@ -59,7 +62,8 @@ public final class FollowerData {
             loaded.append(Episode(
                 frames: frames.map { $0.resized(width: config.resolution, height: config.resolution) },
                 small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) },
-                proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals))
+                proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
+                pacedGoals: record.policy == "expert+model-plans"))
             progress?(i + 1, found.count)
         }
         episodes = loaded
@@ -141,7 +145,12 @@ public final class FollowerData {
     {
         if let goals = episode.goals, let plan = episode.plans.last(where: { $0.step <= t }) {
             let k = min(goals[t], plan.frames.count - 1)
-            return (plan.frames[k], plan.frames[min(k + 1, plan.frames.count - 1)], nil)
+            var reached: Float?
+            if episode.pacedGoals {
+                let indices = EpisodeRecord.planIndices(start: plan.step, frameCount: episode.frames.count, futureFrames: plan.frames.count - 1)
+                reached = indices[k] - t <= 1 ? 1 : 0
+            }
+            return (plan.frames[k], plan.frames[min(k + 1, plan.frames.count - 1)], reached)
         }
         // Hindsight: a plan made at step s ≤ t, cut like the plan model's clips.
         let s = Int(rng.next() % UInt64(t + 1))

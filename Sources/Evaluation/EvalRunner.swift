@@ -158,7 +158,9 @@ public final class EvalRunner {
         }
         let arms = settings.arms
         let iterationArms = arms.filter { $0.hasPrefix("iteration-") }
-        let groups: [[String]] = arms.filter { !$0.hasPrefix("iteration-") }.map { [$0] } + (iterationArms.isEmpty ? [] : [iterationArms])
+        // The cheap arms first: a run cut short still has its baselines.
+        let groups: [[String]] = arms.filter { $0 == "oracle" }.map { [$0] } + (iterationArms.isEmpty ? [] : [iterationArms])
+            + arms.filter { $0 != "oracle" && !$0.hasPrefix("iteration-") }.map { [$0] }
         let total = cells.count * arms.count
         var finished = results.count
         var finishedHere = 0

@@ -4,6 +4,9 @@ import Dataset
 import Environments
 import Foundation
 import Media
+import SeededRandom
+import Tensor
+import VideoDiffusion
 
 struct CollectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +33,10 @@ struct CollectCommand: ParsableCommand {
     @Option(help: "Frame size in pixels (square).") var resolution: Int = 64
     @Option(help: "The dataset directory to write.") var out: String
     @Flag(help: "Keep failed expert episodes too.") var keepFailures = false
-    @Option(help: "Who acts: expert, noisy (expert + exploration noise) or follower (DAgger).") var driver: String = "expert"
+    @Option(help: "Who acts: expert, noisy (expert + exploration noise), follower (DAgger) or expert-model-plans.")
+    var driver: String = "expert"
+    @Option(help: ArgumentHelp("The plan model that draws the plans of --driver expert-model-plans.", valueName: "PATH"))
+    var planModel: String = "models/builtin-plan/model.safetensors"
     @Option(help: "Standard deviation of the noise added to each action component (--driver noisy).") var noise: Float = 0.3
     @Option(help: ArgumentHelp("The plan follower to run (--driver follower).", valueName: "PATH")) var follower: String?
     @Option(help: "Probability that a step sends the expert's action instead of the follower's (--driver follower).")
@@ -43,8 +49,8 @@ struct CollectCommand: ParsableCommand {
         guard seedStart <= UInt64.max - UInt64(episodes) else {
             throw ValidationError("--seed-start \(seedStart) + --episodes \(episodes) runs past the largest seed \(UInt64.max)")
         }
-        guard ["expert", "noisy", "follower"].contains(driver) else {
-            throw ValidationError("--driver \(driver): use expert, noisy or follower")
+        guard ["expert", "noisy", "follower", "expert-model-plans"].contains(driver) else {
+            throw ValidationError("--driver \(driver): use expert, noisy, follower or expert-model-plans")
         }
         try OptionChecks.finite(noise, "--noise", in: 0...2)
         try OptionChecks.finite(beta, "--beta", in: 0...1)
@@ -70,9 +76,19 @@ struct CollectCommand: ParsableCommand {
             guard loaded.config.resolution == resolution else {
                 throw ValidationError("the follower sees \(loaded.config.resolution)-pixel frames; give --resolution \(loaded.config.resolution)")
             }
+        case "expert-model-plans":
+            let (model, metadata) = try VideoCheckpoint.load(planModel)
+            let sampler = PlanSampler(model: model, steps: 10)
+            var rng = SeededRNG(seed: seedStart ^ 0x91A7)
+            planResolution = model.config.resolution
+            how = .expertWithModelPlans(planner: { frame, task in
+                let plans = sampler.sample(observation: PlanFrames.tensor(frame, side: model.config.resolution), previous: nil,
+                                           tasks: [try model.config.taskIndex(task)], rng: &rng)
+                return VideoPlan(frames: [frame] + PlanFrames.images(plans), source: "plan model step \(metadata["step"] ?? "?")")
+            })
         default: how = .expert
         }
-        let keepAll = keepFailures || driver != "expert"
+        let keepAll = keepFailures || (driver != "expert" && driver != "expert-model-plans")
         let collector = Collector(environment: environment, resolution: resolution, planResolution: planResolution)
         let writer = DatasetWriter(directory: out)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
