@@ -76,7 +76,7 @@ struct DemoCommand: AsyncParsableCommand {
             done += 1
             print(String(format: "[%d/%d] %@ %@ %@: %@ in %d steps, %d replan(s), plans by %@ (%.0f s)", done, schedule.count,
                          episode.episodeID, episode.task, episode.camera, episode.success ? "success" : "failure", episode.steps,
-                         episode.replans, episode.modelVersions.joined(separator: ", "), Date().timeIntervalSince(started)))
+                         episode.replans, episode.distinctModelVersions.joined(separator: ", "), Date().timeIntervalSince(started)))
         }
         for service in services { service.cancel() }
         for service in services { _ = await service.result }
@@ -124,7 +124,7 @@ struct DemoReport {
         var md = "# VideoAgent demo\n\n| episode | task | camera | seed | outcome | steps | replans | plans by |\n|---|---|---|---|---|---|---|---|\n"
         for e in executed {
             md += "| \(e.episodeID) | \(e.task) | \(e.camera) | \(e.seed) | \(e.success ? "success" : "failure") | \(e.steps) | \(e.replans) | "
-                + "\(e.modelVersions.joined(separator: ", ")) |\n"
+                + "\(e.distinctModelVersions.joined(separator: ", ")) |\n"
         }
         md += "\n## Success per task\n\n| task | success |\n|---|---|\n"
         var lines: [String] = []

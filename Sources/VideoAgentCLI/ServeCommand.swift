@@ -104,7 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
                     try await executor.run { episode in
                         print("\(episode.episodeID) \(episode.task) \(episode.camera) seed \(episode.seed): "
                             + "\(episode.success ? "success" : "failure") in \(episode.steps) steps, \(episode.replans) replan(s), "
-                            + "models \(episode.modelVersions.joined(separator: ", "))")
+                            + "models \(episode.distinctModelVersions.joined(separator: ", "))")
                     }
                     print("executor \(name): all \(schedule.count / max(1, 1)) scheduled episodes of its robots are done")
                 default:

@@ -54,6 +54,11 @@ public struct ExecutedEpisode: Sendable {
     public var replans: Int
     public var modelVersions: [String]
     public var trajectoryID: String
+
+    /// The versions of the episode's plans, each once, in order.
+    public var distinctModelVersions: [String] {
+        modelVersions.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
 }
 
 /// The executor: owns live environments (one per robot), asks for plans, executes approved
