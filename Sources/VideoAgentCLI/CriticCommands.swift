@@ -19,6 +19,8 @@ struct TrainCriticCommand: ParsableCommand {
 
     @Option(help: "Judged plans to train on (videoagent eval --save-plans DIR on training seeds).") var data: String
     @Option(help: "Judged plans of held-out seeds to score on.") var heldout: String?
+    @Flag(help: "Also score the held-out oracle plans (true demonstrations); by default only plans the model drew are scored.")
+    var scoreOracle = false
     @Option(help: "Output directory.") var out: String
     @Option(help: "Optimiser steps.") var steps: Int = 3000
     @Option(help: "Plans per step.") var batch: Int = 32
@@ -68,7 +70,8 @@ struct TrainCriticCommand: ParsableCommand {
         try judge.save(to: out + "/model.safetensors", extra: ["step": String(trainer.step)])
         print(String(format: "wrote %@/model.safetensors (threshold %.2f)", out, judge.threshold))
         guard let heldout else { return }
-        let test = try JudgedPlan.readAll(heldout)
+        let test = try JudgedPlan.readAll(heldout).filter { scoreOracle || $0.plan.arm != "oracle" }
+        guard !test.isEmpty else { throw ValidationError("--heldout \(heldout) holds no plans the model drew (only oracle ones); add --score-oracle") }
         let truth = test.map(\.plan.success)
         var prior: [String: Float] = [:]
         for task in Set(judged.map(\.plan.task)) {
