@@ -138,7 +138,7 @@ public final class EvalRunner {
             throw ControlError("variants other than oracle need a plan model (--plan-model PATH)")
         }
         if settings.judge == nil && settings.variants.contains(where: { $0 == .refineCritic || $0 == .refineCriticReplan }) {
-            throw ControlError("the critic variants need a judge (--critic PATH, or --critic motion)")
+            throw ControlError("the critic variants need a judge (--critic PATH from train-critic, --critic motion, or --critic vlm)")
         }
         if let data = FileManager.default.contents(atPath: resultsPath) {
             let decoder = JSONDecoder()

@@ -108,8 +108,7 @@ struct CritiqueCommand: ParsableCommand {
         commandName: "critique",
         abstract: "Judge a plan (a folder of PNG frames, the observation first) and print the verdict as JSON.")
 
-    @Option(help: ArgumentHelp("A learned critic (model.safetensors from train-critic), or 'motion' for the rule.", valueName: "PATH"))
-    var critic: String = "motion"
+    @OptionGroup var judgeOptions: JudgeOptions
     @Option(help: "A folder of PNG frames (frame_000.png … as generate writes them).") var frames: String
     @Option(help: "The task sentence.") var task: String
 
@@ -120,7 +119,7 @@ struct CritiqueCommand: ParsableCommand {
         if let odd = images.first(where: { $0.width != images[0].width || $0.height != images[0].height }) {
             throw ValidationError("--frames \(frames): frames of mixed sizes (\(odd.width)×\(odd.height) and \(images[0].width)×\(images[0].height))")
         }
-        let judge: any PlanJudge = critic == "motion" ? MotionJudge() : try LearnedJudge.load(critic)
+        let judge = try judgeOptions.judge(fallback: "motion")!
         let verdict = try judge.judge(observation: images[0], plan: Array(images.dropFirst()), task: task)
         let json: [String: Any] = [
             "critic": judge.name, "accept": verdict.accept, "accept_probability": Double(verdict.acceptProbability),

@@ -26,9 +26,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The first seed (held out from training: 5000 and up).") var seedStart: UInt64 = 5000
     @Option(help: "Comma-separated: oracle, base, refine, replan, refine+replan, refine+critic, refine+critic+replan.")
     var variants: String = "oracle,base,refine,replan,refine+replan"
-    @Option(help: ArgumentHelp("The judge of the critic variants: a learned critic (train-critic), or 'motion' for the rule.",
-                               valueName: "PATH"))
-    var critic: String?
+    @OptionGroup(title: "The judge of the critic variants") var judge: JudgeOptions
     @Option(help: "Refinement iterations K of refine and refine+replan.") var iterations: Int = 4
     @Option(help: ArgumentHelp("The plan model (default: the shipped one).", valueName: "PATH"))
     var planModel: String = "models/builtin-plan/model.safetensors"
@@ -85,7 +83,7 @@ struct EvalCommand: ParsableCommand {
         let settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
                                     seeds: (0..<UInt64(seeds)).map { seedStart + $0 }, variants: chosen, iterations: iterations,
                                     replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans), batch: batch,
-                                    judge: try critic.map { $0 == "motion" ? MotionJudge() as any PlanJudge : try LearnedJudge.load($0) })
+                                    judge: try judge.judge())
         print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
         print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")
         let options = environmentOptions

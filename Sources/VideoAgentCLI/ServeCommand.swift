@@ -28,9 +28,7 @@ struct StageOptionGroup: ParsableArguments {
     @Option(help: "Seed of the first episode.") var seedStart: UInt64 = 9000
     @Option(help: "New plans allowed per episode (paper: 5).") var maxReplans: Int = 5
     @Option(help: "Consecutive still steps that count as a stall (paper: 15).") var stallSteps: Int = 15
-    @Option(help: ArgumentHelp("The critic's judge: a learned critic (train-critic), or 'motion' for the stand-in rule.",
-                               valueName: "PATH"))
-    var critic: String = "motion"
+    @OptionGroup var judge: JudgeOptions
     @Option(help: "New successful episodes between the learner's checkpoints.") var learnEvery: Int = 8
     @Option(help: "Finetuning steps per checkpoint.") var learnSteps: Int = 50
     @OptionGroup var environmentOptions: EnvironmentOptions
@@ -87,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
                     try await StageFactory.planner(bus: messageBus, instance: name, planModel: options.planModel,
                                                    samplingSteps: options.samplingSteps, logger: logger).run()
                 case "critic":
-                    try await StageFactory.critic(bus: messageBus, instance: name, judgePath: options.critic, logger: logger).run()
+                    try await StageFactory.critic(bus: messageBus, instance: name, judge: try options.judge.judge(fallback: "motion")!, logger: logger).run()
                 case "refiner":
                     try await StageFactory.refiner(bus: messageBus, instance: name, planModel: options.planModel,
                                                    samplingSteps: options.samplingSteps, iterations: options.iterations,

@@ -60,9 +60,8 @@ enum StageFactory {
         return RefinerService(bus: bus, logic: logic, swap: swap, logger: logger)
     }
 
-    /// The critic with a learned judge, or the stand-in rule (`motion`).
-    static func critic(bus: MessageBus, instance: String, judgePath: String, logger: Logger) throws -> CriticService {
-        let judge: any PlanJudge = judgePath == "motion" ? MotionJudge() : try LearnedJudge.load(judgePath)
+    /// The critic with its judge (``JudgeOptions``).
+    static func critic(bus: MessageBus, instance: String, judge: any PlanJudge, logger: Logger) throws -> CriticService {
         return CriticService(bus: bus, logic: CriticLogic(judge: judge, instance: instance), logger: logger)
     }
 

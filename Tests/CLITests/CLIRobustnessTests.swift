@@ -27,6 +27,11 @@ struct CLIRobustnessTests {
         (["collect", "--out", "o", "--seed-start", "18446744073709551615"], "--seed-start"),
         (["collect", "--out", "o", "--max-steps", "0"], "--max-steps"),
         (["topics", "describe", "--bus", "kafka://127.0.0.1:99999"], "port 99999"),
+        (["critique", "--frames", "f", "--task", "x", "--critic", "vlm"], "--vlm-url"),
+        (["critique", "--frames", "f", "--task", "x", "--critic", "vlm", "--vlm-url", "ftp://h/v1", "--vlm-model", "m"], "--vlm-url"),
+        (["critique", "--frames", "f", "--task", "x", "--critic", "vlm", "--vlm-url", "http://h/v1"], "--vlm-model"),
+        (["critique", "--frames", "f", "--task", "x", "--vlm-model", "gpt-4o"], "--critic vlm"),
+        (["eval", "--out", "o", "--critic", "vlm", "--vlm-url", "http://h/v1", "--vlm-model", "m", "--vlm-mode", "chatty"], "--vlm-mode"),
     ])
     func refusedNumbers(arguments: [String], mention: String) async throws {
         let result = try await CLIProcess.run(arguments)
