@@ -14,7 +14,9 @@ struct TrainCriticCommand: ParsableCommand {
             third executed successes, a third executed failures and a third hallucinations made from them (frames shuffled,
             nothing moving, a frame skipped ahead, another task's plan). With --heldout, the judge and three baselines —
             always accept, the motion rule, and the task's training success rate — are scored against the held-out outcomes:
-            accuracy, balanced accuracy, AUC and the confusion matrix (OUT/critic-report.md and .json).
+            accuracy, balanced accuracy, AUC, within-task AUC and the confusion matrix (OUT/critic-report.md and .json).
+            The last --validation-fraction of the training seeds is kept apart: the step with the best AUC there is kept,
+            and every judge's threshold is chosen there.
             """)
 
     @Option(help: "Judged plans to train on (videoagent eval --save-plans DIR on training seeds).") var data: String
@@ -27,74 +29,126 @@ struct TrainCriticCommand: ParsableCommand {
     @Option(help: "AdamW learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Steps between progress lines.") var logEvery: Int = 100
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "The share of the training seeds (the last ones) kept apart to choose the step and the threshold.")
+    var validationFraction: Float = 0.2
+    @Flag(help: "Learn the tasks' success rates with the rest (the ablation) instead of starting the accept logit from them.")
+    var learnBaseRates = false
 
     func validate() throws {
         try OptionChecks.range(steps, "--steps", 1...1_000_000)
         try OptionChecks.range(batch, "--batch", 2...1024)
         try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
+        try OptionChecks.finite(validationFraction, "--validation-fraction", in: 0...0.5)
     }
 
     func run() throws {
         Console.lineBuffered()
-        let judged = try JudgedPlan.readAll(data)
-        let config = CriticConfig(tasks: Array(Set(judged.map(\.plan.instruction))).sorted())
-        let dataset = try CriticData(judged, config: config)
-        print("\(dataset.count) judged plans (\(dataset.successCount) executed successfully), \(config.tasks.count) tasks")
+        let all = try JudgedPlan.readAll(data)
+        // The last seeds of the training data choose the step and the threshold (never the held-out ones).
+        let seeds = Array(Set(all.map(\.plan.seed))).sorted()
+        let validationSeeds = Set(seeds.suffix(seeds.count < 2 ? 0 : max(1, Int((Float(seeds.count) * validationFraction).rounded()))))
+        let fit = all.filter { !validationSeeds.contains($0.plan.seed) }
+        let validation = all.filter { validationSeeds.contains($0.plan.seed) }
+        var config = CriticConfig.fitted(to: fit.map(\.plan))
+        if learnBaseRates { config.taskLogOdds = nil }
+        let dataset = try CriticData(fit, config: config)
+        print("\(dataset.count) judged plans to learn from (\(dataset.successCount) executed successfully), \(config.tasks.count) tasks; "
+              + (validation.isEmpty ? "no validation seeds" : "\(validation.count) plans of seeds \(validationSeeds.sorted().map(String.init).joined(separator: ", ")) to choose the step and threshold"))
         let trainer = CriticTrainer(config: config, learningRate: learningRate, seed: seed)
         trainer.batchSize = batch
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var log = "step,accept_bce,frames_bce,feedback_ce\n"
+        var log = "step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
         var window: [CriticLosses] = []
         let started = Date()
+        let validationOutcomes = validation.map(\.plan.success)
+        let canValidate = validationOutcomes.contains(true) && validationOutcomes.contains(false)
+        var best: (auc: Double, step: Int)? = nil
+        /// Saves the current weights with the threshold that balances errors best on `chooser`.
+        func save(choosingOn chooser: [(plan: JudgedPlan, frames: [RGBImage])]) throws -> LearnedJudge {
+            var judge = trainer.judge
+            let p = try judge.judge(chooser.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
+            judge.threshold = JudgeScore.bestThreshold(probabilities: p, outcomes: chooser.map(\.plan.success))
+            try judge.save(to: out + "/model.safetensors", extra: ["step": String(trainer.step)])
+            return judge
+        }
         while trainer.step < steps {
             window.append(try trainer.trainStep(data: dataset))
             if trainer.step % logEvery == 0 || trainer.step == steps {
                 let n = Float(window.count)
                 let mean = { (f: (CriticLosses) -> Float) in window.map(f).reduce(0, +) / n }
-                print(String(format: "step %d/%d  accept %.4f  frames %.4f  feedback %.4f  (%.0f s)", trainer.step, steps, mean(\.accept),
-                             mean(\.frames), mean(\.feedback), Date().timeIntervalSince(started)))
-                log += String(format: "%d,%.6f,%.6f,%.6f\n", trainer.step, mean(\.accept), mean(\.frames), mean(\.feedback))
+                var line = String(format: "step %d/%d  accept %.4f  frames %.4f  feedback %.4f", trainer.step, steps, mean(\.accept),
+                                  mean(\.frames), mean(\.feedback))
+                var auc = ""
+                if canValidate {
+                    let p = try trainer.judge.judge(validation.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
+                    let score = JudgeScore(judge: "", probabilities: p, threshold: 0.5, outcomes: validationOutcomes)
+                    auc = String(format: "%.4f", score.auc)
+                    line += "  validation AUC " + auc
+                    if best == nil || score.auc > best!.auc {
+                        best = (score.auc, trainer.step)
+                        _ = try save(choosingOn: validation)
+                        line += " (best so far, saved)"
+                    }
+                }
+                print(line + String(format: "  (%.0f s)", Date().timeIntervalSince(started)))
+                log += String(format: "%d,%.6f,%.6f,%.6f,", trainer.step, mean(\.accept), mean(\.frames), mean(\.feedback)) + auc + "\n"
                 window.removeAll()
             }
         }
         try log.write(toFile: out + "/loss.csv", atomically: true, encoding: .utf8)
-        var judge = trainer.judge
-        // The threshold that balances errors best on the training plans (never on the held-out ones).
-        let trainProbabilities = try judge.judge(judged.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
-        let outcomes = judged.map(\.plan.success)
-        judge.threshold = stride(from: Float(0.05), through: 0.95, by: 0.05).max { a, b in
-            JudgeScore(judge: "", probabilities: trainProbabilities, threshold: a, outcomes: outcomes).balancedAccuracy
-                < JudgeScore(judge: "", probabilities: trainProbabilities, threshold: b, outcomes: outcomes).balancedAccuracy
-        } ?? 0.5
-        try judge.save(to: out + "/model.safetensors", extra: ["step": String(trainer.step)])
-        print(String(format: "wrote %@/model.safetensors (threshold %.2f)", out, judge.threshold))
+        let judge: LearnedJudge
+        if let best {
+            judge = try LearnedJudge.load(out + "/model.safetensors")
+            print(String(format: "wrote %@/model.safetensors: step %d, the best validation AUC %.3f (threshold %.2f)", out, best.step, best.auc,
+                         judge.threshold))
+        } else {
+            judge = try save(choosingOn: fit)
+            print(String(format: "wrote %@/model.safetensors (threshold %.2f, chosen on the training plans: no validation seeds with both outcomes)",
+                         out, judge.threshold))
+        }
         guard let heldout else { return }
         let test = try JudgedPlan.readAll(heldout).filter { scoreOracle || $0.plan.arm != "oracle" }
         guard !test.isEmpty else { throw ValidationError("--heldout \(heldout) holds no plans the model drew (only oracle ones); add --score-oracle") }
-        let truth = test.map(\.plan.success)
+        let heldoutSeeds = Set(test.map(\.plan.seed))
+        if !heldoutSeeds.isDisjoint(with: Set(seeds)) {
+            print("warning: the held-out plans share seeds with the training plans; the scores below are not held-out")
+        }
+        // Every judge's threshold is chosen the same way: on the validation plans (or the training ones).
+        let chooser = canValidate ? validation : fit
+        let truth = test.map(\.plan.success), tasks = test.map(\.plan.task)
         var prior: [String: Float] = [:]
-        for task in Set(judged.map(\.plan.task)) {
-            let mine = judged.filter { $0.plan.task == task }
+        for task in Set(fit.map(\.plan.task)) {
+            let mine = fit.filter { $0.plan.task == task }
             prior[task] = Float(mine.filter(\.plan.success).count) / Float(mine.count)
         }
         let motion = MotionJudge()
+        let motionProbability = { (plans: [(plan: JudgedPlan, frames: [RGBImage])]) in
+            try plans.map { try motion.judge(observation: $0.frames[0], plan: Array($0.frames.dropFirst()), task: $0.plan.instruction).acceptProbability }
+        }
+        let priorThreshold = JudgeScore.bestThreshold(probabilities: chooser.map { prior[$0.plan.task] ?? 0 }, outcomes: chooser.map(\.plan.success))
+        let motionThreshold = JudgeScore.bestThreshold(probabilities: try motionProbability(chooser), outcomes: chooser.map(\.plan.success))
         let scores = [
             JudgeScore(judge: "learned critic", probabilities: try judge.judge(test.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
-                       threshold: judge.threshold, outcomes: truth),
-            JudgeScore(judge: "always accept", probabilities: test.map { _ in 1 }, threshold: 0.5, outcomes: truth),
-            JudgeScore(judge: "motion rule (one hand-crafted feature)", probabilities: try test.map {
-                try motion.judge(observation: $0.frames[0], plan: Array($0.frames.dropFirst()), task: $0.plan.instruction).acceptProbability
-            }, threshold: 0.5, outcomes: truth),
-            JudgeScore(judge: "task prior (training success rate)", probabilities: test.map { prior[$0.plan.task] ?? 0 },
-                       threshold: judge.threshold, outcomes: truth),
+                       threshold: judge.threshold, outcomes: truth, tasks: tasks),
+            JudgeScore(judge: "always accept", probabilities: test.map { _ in 1 }, threshold: 0.5, outcomes: truth, tasks: tasks),
+            JudgeScore(judge: "motion rule (one hand-crafted feature)", probabilities: try motionProbability(test), threshold: motionThreshold,
+                       outcomes: truth, tasks: tasks),
+            JudgeScore(judge: "task prior (training success rate of the task)", probabilities: test.map { prior[$0.plan.task] ?? 0 },
+                       threshold: priorThreshold, outcomes: truth, tasks: tasks),
         ]
-        var md = "# Critic on held-out executed plans\n\n\(test.count) plans from \(heldout), \(truth.filter { $0 }.count) executed successfully.\n\n"
-        md += "| judge | accuracy | balanced accuracy | AUC | TP | FP | TN | FN |\n|---|---|---|---|---|---|---|---|\n"
+        var md = "# Critic on held-out executed plans\n\n\(test.count) plans from \(heldout) (seeds \(heldoutSeeds.min()!)–\(heldoutSeeds.max()!)), "
+        md += "\(truth.filter { $0 }.count) executed successfully. Thresholds were chosen on "
+        md += canValidate ? "the validation seeds of the training data.\n\n" : "the training plans.\n\n"
+        md += "| judge | threshold | accuracy | balanced accuracy | AUC | within-task AUC | TP | FP | TN | FN |\n"
+        md += "|---|---|---|---|---|---|---|---|---|---|\n"
         for s in scores {
-            md += String(format: "| %@ | %.3f | %.3f | %.3f | %d | %d | %d | %d |\n", s.judge, s.accuracy, s.balancedAccuracy, s.auc,
-                         s.truePositives, s.falsePositives, s.trueNegatives, s.falseNegatives)
+            md += String(format: "| %@ | %.2f | %.3f | %.3f | %.3f | %@ | %d | %d | %d | %d |\n", s.judge, s.threshold, s.accuracy, s.balancedAccuracy,
+                         s.auc, s.withinTaskAUC.map { String(format: "%.3f", $0) } ?? "–", s.truePositives, s.falsePositives,
+                         s.trueNegatives, s.falseNegatives)
         }
+        md += "\nWithin-task AUC: the AUC among the plans of one task, averaged over the tasks with both outcomes "
+        md += "(how well a judge tells a good plan from a bad one for the same task; the task prior scores 0.5 there).\n"
         try md.write(toFile: out + "/critic-report.md", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

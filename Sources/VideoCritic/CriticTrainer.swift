@@ -26,6 +26,36 @@ public final class CriticData {
 
     public var count: Int { plans.count }
     public var successCount: Int { successes.count }
+    /// Every sample is moved by up to this many pixels (the same shift for all its frames, edges
+    /// repeated): a few hundred executed plans are memorised quickly otherwise. 2 at 32 px.
+    public lazy var maxShift = config.resolution / 16
+
+    /// `image` moved by (dx, dy) pixels, the edge pixels repeated into the gap.
+    static func shifted(_ image: RGBImage, dx: Int, dy: Int) -> RGBImage {
+        guard dx != 0 || dy != 0 else { return image }
+        var out = image
+        for y in 0..<image.height {
+            let sy = min(image.height - 1, max(0, y - dy))
+            for x in 0..<image.width {
+                let sx = min(image.width - 1, max(0, x - dx))
+                let (d, s) = (3 * (y * image.width + x), 3 * (sy * image.width + sx))
+                out.pixels[d] = image.pixels[s]
+                out.pixels[d + 1] = image.pixels[s + 1]
+                out.pixels[d + 2] = image.pixels[s + 2]
+            }
+        }
+        return out
+    }
+
+    /// A sample with every frame shifted by the same random offset.
+    func augmentedSample(rng: inout SeededRNG) -> Sample {
+        var sample = sample(rng: &rng)
+        guard maxShift > 0 else { return sample }
+        let span = UInt64(2 * maxShift + 1)
+        let dx = Int(rng.next() % span) - maxShift, dy = Int(rng.next() % span) - maxShift
+        sample.frames = sample.frames.map { Self.shifted($0, dx: dx, dy: dy) }
+        return sample
+    }
 
     struct Sample {
         var frames: [RGBImage]
@@ -36,10 +66,16 @@ public final class CriticData {
         var category: FeedbackCategory?
     }
 
-    /// One sample: a third executed successes, a third executed failures, a third hallucinations.
+    /// One sample: a third executed successes, a third executed failures, a third hallucinations —
+    /// or, when the config carries the tasks' base rates, two thirds executed plans as they come (the
+    /// rates are already in the logit; rebalancing would count them twice) and a third hallucinations.
     func sample(rng: inout SeededRNG) -> Sample {
         let f = config.frames - 1
-        switch rng.next() % 3 {
+        var kind = rng.next() % 3
+        if config.taskLogOdds != nil && kind < 2 {
+            kind = plans[Int(rng.next() % UInt64(plans.count))].plan.success ? 0 : 1
+        }
+        switch kind {
         case 0:
             let (plan, frames) = plans[successes[Int(rng.next() % UInt64(successes.count))]]
             return Sample(frames: frames, task: plan.instruction, accept: 1, frameTargets: Array(repeating: 1, count: f), category: .ok)
@@ -109,7 +145,7 @@ public final class CriticTrainer {
     public var judge: LearnedJudge { LearnedJudge(net: net, version: "learned@\(step)") }
 
     public func trainStep(data: CriticData) throws -> CriticLosses {
-        let samples = (0..<batchSize).map { _ in data.sample(rng: &rng) }
+        let samples = (0..<batchSize).map { _ in data.augmentedSample(rng: &rng) }
         let f = net.config.frames - 1, k = FeedbackCategory.allCases.count
         let input = CriticNet.input(samples.map(\.frames), config: net.config)
         net.zeroGrad()
@@ -142,17 +178,22 @@ public final class CriticTrainer {
 /// How well a judge's accept probabilities predict executed outcomes.
 public struct JudgeScore: Codable, Sendable {
     public var judge: String
+    public var threshold: Float
     public var accuracy: Double
     public var balancedAccuracy: Double
     /// Area under the ROC curve (0.5: no better than chance; ties count half).
     public var auc: Double
+    /// The AUC within each task, averaged over the tasks with both outcomes: how well the judge
+    /// tells a good plan from a bad one for the same task, apart from knowing which tasks are easy.
+    public var withinTaskAUC: Double?
     public var truePositives: Int
     public var falsePositives: Int
     public var trueNegatives: Int
     public var falseNegatives: Int
 
-    public init(judge: String, probabilities: [Float], threshold: Float, outcomes: [Bool]) {
+    public init(judge: String, probabilities: [Float], threshold: Float, outcomes: [Bool], tasks: [String]? = nil) {
         self.judge = judge
+        self.threshold = threshold
         var tp = 0, fp = 0, tn = 0, fn = 0
         for (p, success) in zip(probabilities, outcomes) {
             switch (p >= threshold, success) {
@@ -173,5 +214,22 @@ public struct JudgeScore: Codable, Sendable {
         var wins = 0.0
         for p in positives { for q in negatives { wins += p > q ? 1 : (p == q ? 0.5 : 0) } }
         auc = positives.isEmpty || negatives.isEmpty ? 0.5 : wins / Double(positives.count * negatives.count)
+        if let tasks {
+            let perTask = Set(tasks).sorted().compactMap { task -> Double? in
+                let mine = tasks.indices.filter { tasks[$0] == task }
+                let o = mine.map { outcomes[$0] }
+                guard o.contains(true), o.contains(false) else { return nil }
+                return JudgeScore(judge: "", probabilities: mine.map { probabilities[$0] }, threshold: threshold, outcomes: o).auc
+            }
+            withinTaskAUC = perTask.isEmpty ? nil : perTask.reduce(0, +) / Double(perTask.count)
+        }
+    }
+
+    /// The threshold among 0.05, 0.10, … 0.95 with the best balanced accuracy on these outcomes.
+    public static func bestThreshold(probabilities: [Float], outcomes: [Bool]) -> Float {
+        stride(from: Float(0.05), through: 0.95, by: 0.05).max { a, b in
+            JudgeScore(judge: "", probabilities: probabilities, threshold: a, outcomes: outcomes).balancedAccuracy
+                < JudgeScore(judge: "", probabilities: probabilities, threshold: b, outcomes: outcomes).balancedAccuracy
+        } ?? 0.5
     }
 }

@@ -13,13 +13,31 @@ public struct CriticConfig: Codable, Sendable, Equatable {
     public var hidden = 128
     /// The task sentences it knows (index 0 stands for any other).
     public var tasks: [String] = []
+    /// Log-odds that a plan of each task (index as `tasks`, 0 for any other) succeeds when executed,
+    /// measured on the training plans: the accept logit starts from it and the network learns what
+    /// in a plan moves it. Nil: the network learns the base rates too.
+    public var taskLogOdds: [Float]?
 
-    public init(resolution: Int = 32, frames: Int = 8, width: Int = 32, hidden: Int = 128, tasks: [String]) {
+    public init(resolution: Int = 32, frames: Int = 8, width: Int = 32, hidden: Int = 128, tasks: [String], taskLogOdds: [Float]? = nil) {
         self.resolution = resolution
         self.frames = frames
         self.width = width
         self.hidden = hidden
         self.tasks = tasks
+        self.taskLogOdds = taskLogOdds
+    }
+
+    /// A config whose tasks and base rates come from executed plans (oracle plans, true
+    /// demonstrations, count only when there is nothing else). Rates are smoothed: (s + 1) / (n + 2).
+    public static func fitted(to judged: [JudgedPlan]) -> CriticConfig {
+        let tasks = Array(Set(judged.map(\.instruction))).sorted()
+        let drawn = judged.filter { $0.arm != "oracle" }
+        let basis = drawn.isEmpty ? judged : drawn
+        func logOdds(_ plans: [JudgedPlan]) -> Float {
+            let rate = (Float(plans.filter(\.success).count) + 1) / (Float(plans.count) + 2)
+            return log(rate / (1 - rate))
+        }
+        return CriticConfig(tasks: tasks, taskLogOdds: [logOdds(basis)] + tasks.map { task in logOdds(basis.filter { $0.instruction == task }) })
     }
 
     func taskIndex(_ sentence: String) -> Int { (tasks.firstIndex(of: sentence) ?? -1) + 1 }
@@ -67,7 +85,11 @@ public final class CriticNet: Module {
         x = norm3(conv3(x)).relu()  // (B, 2w, R/8, R/8)
         let features = Tensor.concat([x.reshaped([b, x.count / b]), Tensor.embedding(task.weight, indices: tasks)], axis: 1)
         let h = fc(features).relu()
-        return (acceptHead(h).reshaped([b]), frameHead(h), feedbackHead(h))
+        var accept = acceptHead(h).reshaped([b])
+        if let odds = config.taskLogOdds {
+            accept = accept + Tensor(shape: [b], values: tasks.map { odds[min($0, odds.count - 1)] })
+        }
+        return (accept, frameHead(h), feedbackHead(h))
     }
 
     /// The plans' frames as the network's input.

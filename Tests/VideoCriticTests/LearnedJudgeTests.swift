@@ -21,9 +21,16 @@ struct LearnedJudgeTests {
         }
     }
 
-    @Test("the judge learns: its accuracy on held-out plans rises from chance")
-    func learns() throws {
-        let config = CriticConfig(resolution: 16, width: 8, hidden: 32, tasks: ["press the button"])
+    @Test("the judge learns: its accuracy on held-out plans rises from chance — learning the base rates, or starting from them",
+          arguments: [false, true])
+    func learns(startFromBaseRates: Bool) throws {
+        var config = CriticConfig(resolution: 16, width: 8, hidden: 32, tasks: ["press the button"])
+        if startFromBaseRates {
+            config = CriticConfig.fitted(to: try Self.judged(seeds: 0..<12).map(\.plan))
+            config.resolution = 16
+            config.width = 8
+            config.hidden = 32
+        }
         let data = try CriticData(try Self.judged(seeds: 0..<12), config: config)
         let heldout = try Self.judged(seeds: 100..<110)
         let trainer = CriticTrainer(config: config, learningRate: 3e-3)
@@ -45,6 +52,30 @@ struct LearnedJudgeTests {
         #expect(JudgeScore(judge: "", probabilities: [0.1, 0.9, 0.2, 0.8], threshold: 0.5, outcomes: outcomes).auc == 0)
         let constant = JudgeScore(judge: "", probabilities: [1, 1, 1, 1], threshold: 0.5, outcomes: outcomes)
         #expect(constant.auc == 0.5 && constant.balancedAccuracy == 0.5 && constant.accuracy == 0.5)
+    }
+
+    @Test("base rates are smoothed log-odds of the drawn plans; within-task AUC ignores which task is easy")
+    func baseRatesAndWithinTask() {
+        func plan(_ task: String, _ arm: String, _ success: Bool) -> JudgedPlan {
+            JudgedPlan(task: task, instruction: task, camera: "corner", seed: 0, arm: arm, success: success, steps: 1)
+        }
+        // Task a: 3 of 4 drawn plans succeed, (3+1)/(4+2) = 2/3; task b: 0 of 2, 1/4; oracle plans do not count.
+        let plans = [plan("a", "iteration-0", true), plan("a", "iteration-0", true), plan("a", "iteration-1", true),
+                     plan("a", "iteration-1", false), plan("b", "iteration-0", false), plan("b", "iteration-0", false),
+                     plan("b", "oracle", true)]
+        let config = CriticConfig.fitted(to: plans)
+        #expect(config.tasks == ["a", "b"])
+        let odds = try! #require(config.taskLogOdds)
+        #expect(abs(odds[1] - log(2)) < 1e-5 && abs(odds[2] - log(1.0 / 3)) < 1e-5)
+        #expect(abs(odds[0] - log(4.0 / 4)) < 1e-5)  // all drawn plans: 3 of 6, (3+1)/(6+2) = 1/2
+        // A judge that only knows task a is easier: perfect AUC overall, chance within each task.
+        let tasks = ["a", "a", "b", "b"], outcomes = [true, false, true, false]
+        let prior = JudgeScore(judge: "", probabilities: [0.9, 0.9, 0.1, 0.1], threshold: 0.5, outcomes: [true, true, false, false],
+                               tasks: tasks)
+        #expect(prior.auc == 1 && prior.withinTaskAUC == nil)  // no task has both outcomes
+        let inner = JudgeScore(judge: "", probabilities: [0.9, 0.8, 0.3, 0.2], threshold: 0.5, outcomes: outcomes, tasks: tasks)
+        #expect(inner.withinTaskAUC == 1)
+        #expect(JudgeScore.bestThreshold(probabilities: [0.9, 0.8, 0.3, 0.2], outcomes: [true, true, false, false]) > 0.3)
     }
 
     @Test("a damaged critic file is refused with a reason")
