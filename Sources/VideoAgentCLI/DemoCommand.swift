@@ -53,7 +53,7 @@ struct DemoCommand: AsyncParsableCommand {
                                                      samplingSteps: options.samplingSteps, logger: logger)
         let refiner = try await StageFactory.refiner(bus: bus, instance: "demo/refiner", planModel: options.planModel,
                                                      samplingSteps: options.samplingSteps, iterations: options.iterations, logger: logger)
-        let critic = try StageFactory.critic(bus: bus, instance: "demo/critic", judge: try options.judge.judge(fallback: "motion")!, logger: logger)
+        let critic = try StageFactory.critic(bus: bus, instance: "demo/critic", judge: try options.judge.judge(fallback: JudgeOptions.shippedOrMotion)!, logger: logger)
         let (model, _) = try VideoCheckpoint.load(options.planModel)
         let learner = LearnerService(bus: bus, instance: "demo/learner", model: model, logger: logger)
         learner.every = options.learnEvery

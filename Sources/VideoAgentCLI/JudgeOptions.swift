@@ -6,7 +6,7 @@ import VideoCritic
 /// model behind an OpenAI-compatible endpoint. One place, so serve, demo, eval and critique agree.
 struct JudgeOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The plan judge: a learned critic (model.safetensors from train-critic), 'motion' (the stand-in rule), or 'vlm' (a vision chat endpoint: --vlm-url, --vlm-model).",
+        "The plan judge: a learned critic (model.safetensors from train-critic; the stages' default is the shipped models/builtin-critic), 'motion' (the stand-in rule), or 'vlm' (a vision chat endpoint: --vlm-url, --vlm-model).",
         valueName: "PATH|motion|vlm"))
     var critic: String?
     @Option(help: ArgumentHelp("The OpenAI-compatible API root of --critic vlm (e.g. https://api.openai.com/v1, http://localhost:11434/v1).",
@@ -29,6 +29,13 @@ struct JudgeOptions: ParsableArguments {
         } else if vlmURL != nil || vlmModel != nil {
             throw ValidationError("--vlm-url and --vlm-model only apply to --critic vlm")
         }
+    }
+
+    /// The shipped learned critic when the checkout has it, else the motion rule: what a critic
+    /// stage judges with unless told otherwise.
+    static var shippedOrMotion: String {
+        let shipped = "models/builtin-critic/model.safetensors"
+        return FileManager.default.fileExists(atPath: shipped) ? shipped : "motion"
     }
 
     /// The judge chosen, `fallback` when none was, nil when neither.

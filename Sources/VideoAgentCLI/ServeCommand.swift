@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
                     try await StageFactory.planner(bus: messageBus, instance: name, planModel: options.planModel,
                                                    samplingSteps: options.samplingSteps, logger: logger).run()
                 case "critic":
-                    try await StageFactory.critic(bus: messageBus, instance: name, judge: try options.judge.judge(fallback: "motion")!, logger: logger).run()
+                    try await StageFactory.critic(bus: messageBus, instance: name, judge: try options.judge.judge(fallback: JudgeOptions.shippedOrMotion)!, logger: logger).run()
                 case "refiner":
                     try await StageFactory.refiner(bus: messageBus, instance: name, planModel: options.planModel,
                                                    samplingSteps: options.samplingSteps, iterations: options.iterations,
