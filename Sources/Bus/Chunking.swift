@@ -86,8 +86,9 @@ struct Reassembler {
         var count: Int
         var totalBytes: Int
         var sha256: String
-        var parts: [[UInt8]?]
-        var received = 0
+        /// The chunks received, by index (a dictionary: a hostile count must not allocate).
+        var parts: [Int: [UInt8]] = [:]
+        var received: Int { parts.count }
     }
 
     let policy: ChunkingPolicy
@@ -111,6 +112,15 @@ struct Reassembler {
             out.append(defect)
             return out
         }
+        // Headers come from producers this consumer does not control: a claimed size beyond the topic's
+        // limit (or more chunks than bytes) is refused before anything is set aside for it.
+        let limit = policy.maxValueBytesByTopic[record.topic] ?? policy.maxValueBytes
+        guard total <= limit, count <= max(1, total) else {
+            var defect = record
+            defect.defect = "chunk headers claim \(total) bytes in \(count) chunks; this consumer accepts values up to \(limit) bytes"
+            out.append(defect)
+            return out
+        }
         let tp = record.topicPartition
         var sets = pending[tp] ?? [:]
         if index == 0 {
@@ -123,8 +133,7 @@ struct Reassembler {
                 sets[id] = Pending(firstOffset: record.offset, lastOffset: record.offset,
                                    firstTimestampMs: record.timestampMs, key: record.key,
                                    headers: record.headers.filter { !ChunkHeader.all.contains($0.name) },
-                                   count: count, totalBytes: total, sha256: digest,
-                                   parts: Array(repeating: nil, count: count))
+                                   count: count, totalBytes: total, sha256: digest)
             }
         }
         // A continuation whose first chunk was never seen began before the replay start: skip it.
@@ -132,16 +141,13 @@ struct Reassembler {
             pending[tp] = sets
             return out
         }
-        if value.parts[index] == nil {
-            value.parts[index] = record.value
-            value.received += 1
-        }
+        if value.parts[index] == nil { value.parts[index] = record.value }
         value.lastOffset = max(value.lastOffset, record.offset)
         if value.received == value.count {
             sets[id] = nil
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(value.totalBytes)
-            for part in value.parts { bytes += part! }
+            bytes.reserveCapacity(value.parts.values.reduce(0) { $0 + $1.count })
+            for i in 0..<value.count { bytes += value.parts[i]! }
             var assembled = BusRecord(topic: record.topic, partition: record.partition, offset: value.lastOffset,
                                       timestampMs: value.firstTimestampMs, key: value.key, value: bytes,
                                       headers: value.headers)
