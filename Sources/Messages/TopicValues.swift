@@ -181,14 +181,17 @@ public struct Trajectory: Codable, Sendable, Equatable {
 /// `videoagent.checkpoints.v1`: a model version, as a manifest followed by its chunks.
 ///
 /// Checkpoints are split here, by the application, into chunks of at most ``chunkBytes`` raw
-/// bytes (≤ 512 KiB once base64-encoded), so no record needs the bus's own chunking and each
+/// bytes (a record of < 512 KiB, the topic's limit, once base64-encoded with its envelope), so no
+/// record needs the bus's own chunking and each
 /// chunk can be checked and retried on its own; the manifest's sha256 covers the whole file.
 public enum CheckpointMessage: Codable, Sendable, Equatable {
     case manifest(CheckpointManifest)
     case chunk(CheckpointChunk)
 
-    /// Raw bytes per chunk: 384 KiB, 512 KiB in base64.
-    public static let chunkBytes = 384 * 1024
+    /// Raw bytes per chunk: 368 KiB, 490.7 KiB in base64, leaving ~21 KiB of the topic's 512 KiB
+    /// for the envelope and fields (384 KiB filled the limit with base64 alone: every real model's
+    /// first chunk was refused).
+    public static let chunkBytes = 368 * 1024
 
     public var envelope: Envelope {
         switch self {

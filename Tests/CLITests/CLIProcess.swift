@@ -72,6 +72,8 @@ struct CLIProcess: Sendable {
         var stdoutLines: [String] {
             output.bytes.withLock { String(decoding: $0, as: UTF8.self) }.split(separator: "\n").map(String.init)
         }
+        /// What it has written to standard error so far (its logs).
+        var stderrSoFar: String { errors.bytes.withLock { String(decoding: $0, as: UTF8.self) } }
 
         func write(_ text: String) { if !text.isEmpty { input.fileHandleForWriting.write(Data(text.utf8)) } }
         func closeInput() { try? input.fileHandleForWriting.close() }

@@ -20,18 +20,27 @@ struct StageTopologyTests {
                                     "--follower", models.follower, "--sampling-steps", "2", "--iterations", "1", "--learn-every", "1000",
                                     "--max-steps", "60", "--max-replans", "1", "--stall-steps", "5"] + extra)
         }
-        let services = [try serve("planner", "planner-a"), try serve("planner", "planner-b"), try serve("critic", "critic"),
-                        try serve("refiner", "refiner"), try serve("learner", "learner")]
-        let executors = try ["a", "b"].enumerated().map { i, name in
+        // Planners log each model swap at notice level.
+        let planners = [try serve("planner", "planner-a", ["--log-level", "notice"]), try serve("planner", "planner-b", ["--log-level", "notice"])]
+        let services = planners + [try serve("critic", "critic"), try serve("refiner", "refiner"), try serve("learner", "learner")]
+        func executor(_ i: Int, _ name: String) throws -> CLIProcess.Running {
             try serve("executor", "executor-\(name)", ["--robots", "\(run)-robot-\(2 * i + 1),\(run)-robot-\(2 * i + 2)",
-                                                       "--tasks", "button-press,drawer-open", "--episodes", "3",
-                                                       "--seed-start", String(8000 + 100 * i)])
+                                                   "--tasks", "button-press,drawer-open", "--episodes", "3",
+                                                   "--seed-start", String(8000 + 100 * i)])
         }
-        // Roll out a new model while the fleet runs.
+        // Executor a runs from the start; a new model is rolled out while it runs; executor b starts once
+        // both planners serve the new model (so its plans must carry the new version, whatever the load).
+        let first = try executor(0, "a")
         try await Task.sleep(for: .seconds(8))
         let published = try await CLIProcess.run(["publish-model", "--bus", bus, "--plan-model", models.planModel])
         #expect(published.status == 0, "\(published.stderr)")
         let version = try #require(published.stdout.split(separator: " ").dropFirst().first.map { String($0.dropLast()) })
+        let deadline = ContinuousClock.now + .seconds(90)
+        while !planners.allSatisfy({ $0.stderrSoFar.contains("planner now serves \(version)") }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(planners.allSatisfy { $0.stderrSoFar.contains("planner now serves \(version)") }, "the planners never served \(version)")
+        let executors = [first, try executor(1, "b")]
         let results = await executors.asyncMap { await $0.finish(timeout: .seconds(240)) }
         for service in services { service.terminate() }
         for service in services { _ = await service.finish(timeout: .seconds(20)) }
@@ -49,6 +58,9 @@ struct StageTopologyTests {
         // Plans made after the roll-out carry the new version.
         let plans = try await Self.read(bus, Topic.plans, as: PlanMessage.self).filter { $0.robotID.hasPrefix(run) }
         #expect(plans.contains { $0.envelope.modelVersion == version }, "no plan by \(version): \(Set(plans.map(\.envelope.modelVersion)))")
+        let late = plans.filter { $0.iteration == 0 && ($0.robotID.hasSuffix("-robot-3") || $0.robotID.hasSuffix("-robot-4")) }
+        #expect(!late.isEmpty && late.allSatisfy { $0.envelope.modelVersion == version },
+                "plans for executor b, started after the roll-out: \(Set(late.map(\.envelope.modelVersion)))")
         #expect(Set(plans.filter { $0.iteration == 0 }.map(\.envelope.instance)).count >= 1)
     }
 

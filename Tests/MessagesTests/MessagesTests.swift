@@ -103,6 +103,17 @@ struct MessagesTests {
         #expect(a.count == 32 && a.allSatisfy(\.isHexDigit))
     }
 
+    @Test("a full checkpoint chunk, with a long instance name, fits the checkpoints topic's value limit")
+    func fullChunkFits() throws {
+        let limit = try #require(Self.catalog.valueLimits[Topic.checkpoints])
+        var envelope = Self.envelope(.learner)
+        envelope.instance = String(repeating: "learner-host.example.org/", count: 10)
+        let data = Data((0..<CheckpointMessage.chunkBytes).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }).base64EncodedString()
+        let chunk = CheckpointMessage.chunk(CheckpointChunk(envelope: envelope, model: "video", version: 123_456, index: 999, data: data))
+        let bytes = try JSONEncoder().encode(chunk).count
+        #expect(bytes <= limit, "a full chunk is \(bytes) bytes; the topic accepts \(limit)")
+    }
+
     @Test("an envelope of another schema version is refused")
     func schemaVersion() throws {
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.envelope(.planner))) as! [String: Any]
