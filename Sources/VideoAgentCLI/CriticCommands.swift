@@ -167,12 +167,7 @@ struct CritiqueCommand: ParsableCommand {
     @Option(help: "The task sentence.") var task: String
 
     func run() throws {
-        let names = (try FileManager.default.contentsOfDirectory(atPath: frames)).filter { $0.hasSuffix(".png") && $0 != "strip.png" }.sorted()
-        guard names.count >= 2 else { throw ValidationError("--frames \(frames) needs at least two PNGs: the observation and a plan") }
-        let images = try names.map { try PNG.read(frames + "/" + $0) }
-        if let odd = images.first(where: { $0.width != images[0].width || $0.height != images[0].height }) {
-            throw ValidationError("--frames \(frames): frames of mixed sizes (\(odd.width)×\(odd.height) and \(images[0].width)×\(images[0].height))")
-        }
+        let images = try PlanFolder.read(frames).images
         let judge = try judgeOptions.judge(fallback: "motion")!
         let verdict = try judge.judge(observation: images[0], plan: Array(images.dropFirst()), task: task)
         let json: [String: Any] = [

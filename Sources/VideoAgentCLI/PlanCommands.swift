@@ -72,15 +72,7 @@ struct RefineCommand: ParsableCommand {
         Console.lineBuffered()
         let (model, sampler) = try sampling.load()
         let taskIndex = try SamplingOptions.taskIndex(task, model)
-        // strip.png is the overview generate and refine write next to the frames, not a frame.
-        let names = try FileManager.default.contentsOfDirectory(atPath: frames)
-            .filter { $0.lowercased().hasSuffix(".png") && $0 != "strip.png" }.sorted()
-        guard names.count >= 2 else { throw ValidationError("--frames \(frames) needs at least two PNGs: an observation and a plan") }
-        let images = try names.map { try PNG.read(frames + "/" + $0) }
-        if let odd = zip(names, images).first(where: { $0.1.width != images[0].width || $0.1.height != images[0].height }) {
-            throw ValidationError("--frames \(frames): \(odd.0) is \(odd.1.width)×\(odd.1.height) but \(names[0]) is "
-                + "\(images[0].width)×\(images[0].height); give a folder of frames of one size")
-        }
+        let (names, images) = try PlanFolder.read(frames)
         print("refining a plan of \(names.count - 1) frame(s) after the observation \(names[0])")
         let side = model.config.resolution, count = model.config.futureFrames
         let planImages = images.dropFirst()
