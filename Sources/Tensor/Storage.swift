@@ -31,6 +31,36 @@ public final class Storage: @unchecked Sendable {
 
     deinit { BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: Self.bytes(count)) }
 
+    /// Counts in-place writes through ``Tensor/withMutableValues(_:)`` (optimizer steps, loading),
+    /// so values derived from this storage know when they are stale.
+    private(set) var version = 0
+    private let derivedLock = NSLock()
+    private var derivedValues: [String: (version: Int, value: Storage)] = [:]
+
+    func markMutated() {
+        derivedLock.lock()
+        version &+= 1
+        derivedValues.removeAll()
+        derivedLock.unlock()
+    }
+
+    /// A value computed from these contents (e.g. transformed convolution weights), made once per
+    /// version: sampling runs the same weights many times, training changes them every step.
+    func derived(_ key: String, make: () -> Storage) -> Storage {
+        derivedLock.lock()
+        if let cached = derivedValues[key], cached.version == version {
+            derivedLock.unlock()
+            return cached.value
+        }
+        let seen = version
+        derivedLock.unlock()
+        let value = make()
+        derivedLock.lock()
+        if version == seen { derivedValues[key] = (seen, value) }
+        derivedLock.unlock()
+        return value
+    }
+
     var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 }
 

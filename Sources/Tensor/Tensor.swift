@@ -90,7 +90,8 @@ public final class Tensor {
 
     /// Writes the values in place (optimizer steps, loading weights). Not recorded for autodiff.
     public func withMutableValues<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(storage.buffer)
+        defer { storage.markMutated() }
+        return try body(storage.buffer)
     }
 
     /// The same values, cut off from the graph (shares storage).

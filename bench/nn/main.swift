@@ -36,6 +36,39 @@ func time(_ body: () -> Void) -> Double {
     return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
 
+// --conv-layers: every 3×3 convolution shape of the reference UNet, Winograd against im2col.
+if arguments.contains("--conv-layers") {
+    let shapes = [(27, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16), (128, 256, 8), (256, 256, 8),
+                  (512, 256, 8), (384, 128, 16), (192, 64, 32), (64, 24, 32)]
+    // --conv-shape CI,CO,SIZE,BATCH: only that shape (for profiling one layer).
+    let only = option("--conv-shape", "").split(separator: ",").compactMap { Int($0) }
+    for batch in only.count == 4 ? [only[3]] : [16, 1] {
+        for (ci, co, size) in only.count == 4 ? [(only[0], only[1], only[2])] : shapes {
+            let x = Tensor.randn([batch, ci, size, size], rng: &rng)
+            let w = Tensor.randn([co, ci, 3, 3], std: 0.05, rng: &rng)
+            x.requiresGrad = true
+            w.requiresGrad = true
+            var row = "b\(batch) \(ci)→\(co) @\(size):"
+            for algorithm in [ConvolutionAlgorithm.im2col, .automatic] {
+                var forward: [Double] = [], step: [Double] = []
+                for _ in 0..<(repeats + 1) {
+                    forward.append(time { _ = withoutGrad { Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: algorithm) } })
+                    step.append(time {
+                        x.zeroGrad()
+                        w.zeroGrad()
+                        Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: algorithm).sum().backward()
+                    })
+                }
+                let median = { (v: [Double]) in v.dropFirst().sorted()[(v.count - 1) / 2] * 1000 }
+                row += String(format: "  %@ fwd %.2f ms, fwd+bwd %.2f ms", algorithm == .im2col ? "im2col" : "winograd",
+                              median(forward), median(step))
+            }
+            print(row)
+        }
+    }
+    exit(0)
+}
+
 var results: [Measurement] = []
 let forwardOnly = arguments.contains("--forward-only")
 let optimizer = AdamW(parameters: model.parameters(), learningRate: 1e-4)

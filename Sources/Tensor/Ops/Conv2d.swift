@@ -22,8 +22,20 @@ struct ConvGeometry {
     func rows(ofTile t: Int) -> Range<Int> { (t * tileRows)..<min(ho, (t + 1) * tileRows) }
 }
 
+/// How ``Tensor/conv2d(_:weight:bias:stride:padding:algorithm:)`` computes a convolution.
+public enum ConvolutionAlgorithm: Sendable {
+    /// Winograd F(2×2, 3×3) for 3×3 kernels with stride 1 and padding 1 where it is faster
+    /// (enough output tiles), im2col otherwise.
+    case automatic
+    /// im2col + sgemm for every shape (the reference the Winograd path is checked against).
+    case im2col
+    /// Winograd for every 3×3 kernel with stride 1 and padding 1, forward and backward (tests).
+    case winograd
+}
+
 extension Tensor {
-    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
+                              algorithm: ConvolutionAlgorithm = .automatic) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4 && x.shape[1] == weight.shape[1],
                      "conv2d: input \(x.shape) does not fit weight \(weight.shape) (N, Ci, H, W) / (Co, Ci, kh, kw)")
         let (n, ci, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -34,6 +46,13 @@ extension Tensor {
         let geo = ConvGeometry(n: n, ci: ci, h: h, w: w, co: co, kh: kh, kw: kw, stride: stride, padding: padding,
                                ho: ho, wo: wo)
         if let bias { precondition(bias.shape == [co], "conv2d: bias \(bias.shape) for \(co) channels") }
+        switch algorithm {
+        case .automatic where Winograd.enabled && Winograd.applies(geo):
+            return winogradConv2d(x, weight: weight, bias: bias, geo: geo, backward: Winograd.appliesBackward(geo))
+        case .winograd where Winograd.isWinogradShape(geo):
+            return winogradConv2d(x, weight: weight, bias: bias, geo: geo, backward: true)
+        default: break
+        }
         let out = Tensor.empty([n, co, ho, wo])
         let px = SharedPointer(x.storage.pointer), pw = SharedPointer(weight.storage.pointer)
         let po = SharedPointer(out.storage.pointer)
@@ -124,6 +143,50 @@ extension Tensor {
             let gb = Tensor.empty(bias.shape)
             sumParts(gbParts.map { $0! }, into: gb.storage.pointer, count: gb.count)
             bias.accumulateGrad(gb)
+        }
+    }
+
+    /// The Winograd forward pass; its backward by Winograd too if `backward`, else by im2col.
+    private static func winogradConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geo: ConvGeometry, backward: Bool) -> Tensor {
+        let out = Tensor.empty([geo.n, geo.co, geo.ho, geo.wo])
+        let u = Winograd.transformedWeights(weight, flippedTransposed: false)
+        Winograd.forward(x.storage.pointer, geo, u: u.pointer, co: geo.co, bias: bias?.storage.pointer, into: out.storage.pointer)
+        withExtendedLifetime(u) {}
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return result(out, inputs: inputs) { g in
+            guard backward else {
+                conv2dBackward(g, x: x, weight: weight, bias: bias, geo: geo)
+                return
+            }
+            if x.requiresGrad {
+                // The input gradient is the forward convolution of g with the flipped, transposed kernel.
+                let gx = Tensor.empty(x.shape)
+                let flipped = Winograd.transformedWeights(weight, flippedTransposed: true)
+                let transposed = ConvGeometry(n: geo.n, ci: geo.co, h: geo.h, w: geo.w, co: geo.ci, kh: 3, kw: 3, stride: 1,
+                                              padding: 1, ho: geo.h, wo: geo.w)
+                Winograd.forward(g.storage.pointer, transposed, u: flipped.pointer, co: geo.ci, bias: nil,
+                                 into: gx.storage.pointer)
+                withExtendedLifetime(flipped) {}
+                x.accumulateGrad(gx)
+            }
+            if weight.requiresGrad {
+                let gw = Tensor.zeros(weight.shape)
+                Winograd.weightGradient(x.storage.pointer, g.storage.pointer, geo, into: gw.storage.pointer)
+                weight.accumulateGrad(gw)
+            }
+            if let bias, bias.requiresGrad {
+                let gb = Tensor.zeros(bias.shape)
+                let (pg, pb) = (g.storage.pointer, gb.storage.pointer)
+                for i in 0..<geo.n {
+                    for c in 0..<geo.co {
+                        let row = pg + (i * geo.co + c) * geo.s
+                        var sum: Float = 0
+                        for j in 0..<geo.s { sum += row[j] }
+                        pb[c] += sum
+                    }
+                }
+                bias.accumulateGrad(gb)
+            }
         }
     }
 

@@ -1,0 +1,410 @@
+// 3×3 convolutions with stride 1 and padding 1 by Winograd's minimal filtering F(2×2, 3×3)
+// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
+//
+// The output is cut into 2×2 tiles; each reads a 4×4 input tile. Per tile and channel pair the
+// convolution becomes an element-wise product of two 4×4 transforms, so the multiply work is 16
+// instead of 36 per 2×2 outputs (2.25× fewer), and it is done as 16 independent sgemms, one per
+// transform position ξ, over all tiles at once:
+//   forward        M[ξ] (Co, P)  = U[ξ] (Co, Ci) · V[ξ] (Ci, P),   U = G g Gᵀ,  V = Bᵀ d B,  y = Aᵀ M A
+//   weight grad   dU[ξ] (Co, Ci) = Ŷ[ξ] (Co, P) · V[ξ]ᵀ,             Ŷ = A dy Aᵀ,  dg = Gᵀ dU G
+//   input grad    the forward transform of dy with the flipped, transposed kernel.
+// Tiles are processed in chunks of whole tile rows whose transforms stay in the core's cache.
+
+/// Transform matrices of F(2×2, 3×3), written out in the functions below:
+///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]   Aᵀ = [1 1 1 0; 0 1 −1 −1]
+enum Winograd {
+    static let budget = Int(ProcessInfo.processInfo.environment["WINOGRAD_BUDGET"] ?? "") ?? 262144
+    /// VIDEOAGENT_CONV=im2col turns the Winograd path off (to compare, or to rule it out).
+    static let enabled = ProcessInfo.processInfo.environment["VIDEOAGENT_CONV"] != "im2col"
+    /// Whether the Winograd path computes this convolution. With few tiles the 16 products are
+    /// too small for sgemm to pay for reading the (16/9 larger) transformed weights, and im2col
+    /// wins; measured per layer by `bench-nn --conv-layers` (on 2 cores of an AMD EPYC).
+    static func applies(_ geo: ConvGeometry) -> Bool { isWinogradShape(geo) && tiles(geo) >= 64 }
+
+    static func isWinogradShape(_ geo: ConvGeometry) -> Bool {
+        geo.kh == 3 && geo.kw == 3 && geo.stride == 1 && geo.padding == 1
+    }
+
+    /// Whether its backward pass pays too: the weight gradient sums over tiles, a short inner
+    /// dimension for sgemm, so it needs more of them.
+    static func appliesBackward(_ geo: ConvGeometry) -> Bool { tiles(geo) >= 256 }
+
+    static func tiles(_ geo: ConvGeometry) -> Int { geo.n * ((geo.h + 1) / 2) * ((geo.w + 1) / 2) }
+
+    /// Tile rows of all images, chunked: a chunk's input and output transforms (16·(Ci+Co) floats
+    /// per tile) stay within about 1 MB.
+    struct Tiling {
+        let geo: ConvGeometry
+        let tilesY, tilesX: Int
+        let rowsPerChunk: Int
+        init(_ geo: ConvGeometry, outChannels: Int) {
+            self.geo = geo
+            tilesY = (geo.h + 1) / 2
+            tilesX = (geo.w + 1) / 2
+            let perTile = 16 * (geo.ci + outChannels)
+            rowsPerChunk = max(1, min(geo.n * tilesY, Winograd.budget / max(1, perTile * tilesX)))
+        }
+        var tileRows: Int { geo.n * tilesY }
+        var chunks: Int { (tileRows + rowsPerChunk - 1) / rowsPerChunk }
+        var maxTiles: Int { rowsPerChunk * tilesX }
+        /// Global tile rows (image · tilesY + ty) of chunk `c`.
+        func rows(ofChunk c: Int) -> Range<Int> { (c * rowsPerChunk)..<min(tileRows, (c + 1) * rowsPerChunk) }
+    }
+
+    // MARK: Forward
+
+    /// out (N, Co, H, W) = conv3×3(x, weights transformed into `u` (16, Co, Ci)) + bias.
+    static func forward(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, u: UnsafeMutablePointer<Float>, co: Int,
+                        bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        let tiling = Tiling(geo, outChannels: co)
+        let (px, pu, po) = (SharedPointer(x), SharedPointer(u), SharedPointer(out))
+        let pb = bias.map { SharedPointer($0) }
+        forEachChunk(tiling) { _, chunks, gemmWorkers in
+            let v = Storage(uninitialized: 16 * geo.ci * tiling.maxTiles)
+            let m = Storage(uninitialized: 16 * co * tiling.maxTiles)
+            for c in chunks {
+                let rows = tiling.rows(ofChunk: c)
+                let p = rows.count * tiling.tilesX
+                inputTransform(px.base, tiling, rows: rows, into: v.pointer)
+                let (sv, sm) = (SharedPointer(v.pointer), SharedPointer(m.pointer))
+                forEachPosition(gemmWorkers) { xi in
+                    BLAS.sgemm(m: co, n: p, k: geo.ci, a: pu + xi * co * geo.ci, lda: geo.ci,
+                               b: sv + xi * geo.ci * p, ldb: p, c: sm + xi * co * p, ldc: p)
+                }
+                outputTransform(m.pointer, tiling, co: co, rows: rows, bias: pb?.base, into: po.base)
+            }
+            withExtendedLifetime((v, m)) {}  // the raw pointers above outlive their last Swift use
+        }
+    }
+
+    /// U (16, Co, Ci) = G g Gᵀ for every (co, ci) kernel of `weight` (Co, Ci, 3, 3). With
+    /// `flippedTransposed`, the kernels of the input gradient: (Ci, Co) pairs, each rotated 180°.
+    /// Cached on the weight's storage until the weights change.
+    static func transformedWeights(_ weight: Tensor, flippedTransposed: Bool) -> Storage {
+        let (co, ci) = (weight.shape[0], weight.shape[1])
+        let source = SharedPointer(weight.storage.pointer)
+        return weight.storage.derived(flippedTransposed ? "winograd-flipped" : "winograd") {
+            let u = Storage(uninitialized: 16 * co * ci)
+            let dst = SharedPointer(u.pointer)
+            parallelFor(co, minimumPerWorker: max(1, 4096 / max(1, ci))) { outputs in
+                for o in outputs {
+                    for i in 0..<ci {
+                        let index = flippedTransposed ? i * co + o : o * ci + i
+                        transformKernel(source + (o * ci + i) * 9, flipped: flippedTransposed, into: dst + index, stride: co * ci)
+                    }
+                }
+            }
+            return u
+        }
+    }
+
+    /// The 16 values of G k Gᵀ for one 3×3 kernel k (rotated 180° if `flipped`), `stride` apart.
+    @inline(__always)
+    private static func transformKernel(_ g: UnsafeMutablePointer<Float>, flipped: Bool, into dst: UnsafeMutablePointer<Float>,
+                                        stride: Int) {
+        var k = (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8])
+        if flipped { k = (k.8, k.7, k.6, k.5, k.4, k.3, k.2, k.1, k.0) }
+        // Rows of G k (4×3), then each row times Gᵀ.
+        @inline(__always) func row(_ a: Int, _ t0: Float, _ t1: Float, _ t2: Float) {
+            dst[(a * 4) * stride] = t0
+            dst[(a * 4 + 1) * stride] = 0.5 * (t0 + t1 + t2)
+            dst[(a * 4 + 2) * stride] = 0.5 * (t0 - t1 + t2)
+            dst[(a * 4 + 3) * stride] = t2
+        }
+        row(0, k.0, k.1, k.2)
+        row(1, 0.5 * (k.0 + k.3 + k.6), 0.5 * (k.1 + k.4 + k.7), 0.5 * (k.2 + k.5 + k.8))
+        row(2, 0.5 * (k.0 - k.3 + k.6), 0.5 * (k.1 - k.4 + k.7), 0.5 * (k.2 - k.5 + k.8))
+        row(3, k.6, k.7, k.8)
+    }
+
+    // MARK: Weight gradient
+
+    /// Adds dW (Co, Ci, 3, 3) of the convolution of x with output gradient g (N, Co, H, W) to `gw`.
+    static func weightGradient(_ x: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ geo: ConvGeometry,
+                               into gw: UnsafeMutablePointer<Float>) {
+        let tiling = Tiling(geo, outChannels: geo.co)
+        let (px, pg) = (SharedPointer(x), SharedPointer(g))
+        let plane = geo.co * geo.ci
+        let workers = Parallelism.workers
+        // Each worker sums its chunks into its own dU; with fewer chunks than workers they share
+        // one dU and split the 16 positions instead.
+        let parts = (0..<workers).map { _ in Storage(repeating: 0, count: 16 * plane) }
+        let partPointers = parts.map { SharedPointer($0.pointer) }
+        forEachChunk(tiling) { worker, chunks, gemmWorkers in
+            let du = partPointers[worker]
+            let v = Storage(uninitialized: 16 * geo.ci * tiling.maxTiles)
+            let yhat = Storage(uninitialized: 16 * geo.co * tiling.maxTiles)
+            for c in chunks {
+                let rows = tiling.rows(ofChunk: c)
+                let p = rows.count * tiling.tilesX
+                inputTransform(px.base, tiling, rows: rows, into: v.pointer)
+                gradientTransform(pg.base, tiling, co: geo.co, rows: rows, into: yhat.pointer)
+                let (sv, sy) = (SharedPointer(v.pointer), SharedPointer(yhat.pointer))
+                forEachPosition(gemmWorkers) { xi in
+                    BLAS.sgemm(transB: true, m: geo.co, n: geo.ci, k: p, a: sy + xi * geo.co * p, lda: p,
+                               b: sv + xi * geo.ci * p, ldb: p, beta: 1, c: du + xi * plane, ldc: geo.ci)
+                }
+            }
+            withExtendedLifetime((v, yhat)) {}
+        }
+        defer { withExtendedLifetime(parts) {} }
+        let du = parts[0].pointer
+        for part in parts.dropFirst() { for j in 0..<(16 * plane) { du[j] += part.pointer[j] } }
+        // dW = Gᵀ dU G for every kernel: columns of Gᵀ dU (3×4), then each row times G.
+        for k in 0..<plane {
+            @inline(__always) func u(_ a: Int, _ b: Int) -> Float { du[(a * 4 + b) * plane + k] }
+            let dst = gw + k * 9
+            for r in 0..<3 {
+                var t = (Float(0), Float(0), Float(0), Float(0))
+                for b in 0..<4 {
+                    let value: Float
+                    switch r {
+                    case 0: value = u(0, b) + 0.5 * (u(1, b) + u(2, b))
+                    case 1: value = 0.5 * (u(1, b) - u(2, b))
+                    default: value = 0.5 * (u(1, b) + u(2, b)) + u(3, b)
+                    }
+                    switch b {
+                    case 0: t.0 = value
+                    case 1: t.1 = value
+                    case 2: t.2 = value
+                    default: t.3 = value
+                    }
+                }
+                dst[r * 3] += t.0 + 0.5 * (t.1 + t.2)
+                dst[r * 3 + 1] += 0.5 * (t.1 - t.2)
+                dst[r * 3 + 2] += 0.5 * (t.1 + t.2) + t.3
+            }
+        }
+    }
+
+    // MARK: Transforms
+
+    /// V (16, Ci, P) = Bᵀ d B for the 4×4 input tile of every tile in `rows`, zeros outside the image.
+    static func inputTransform(_ x: UnsafeMutablePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+                               into v: UnsafeMutablePointer<Float>) {
+        let geo = tiling.geo
+        let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
+        let p = rows.count * tx
+        let stride = geo.ci * p  // between positions ξ
+        // One padded row per vertical transform output: column j holds input column j − 1.
+        let width = 2 * tx + 2
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
+        defer { buffer.deallocate() }
+        let (t0, t1, t2, t3) = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width)
+        for j in 0..<width { t0[j] = 0; t1[j] = 0; t2[j] = 0; t3[j] = 0 }
+        for c in 0..<geo.ci {
+            for (r, row) in rows.enumerated() {
+                let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
+                let plane = x + (image * geo.ci + c) * h * w
+                let y0 = 2 * ty - 1
+                // Vertical: t = Bᵀ d over the four input rows y0…y0+3 (zero outside the image).
+                let d0 = y0 >= 0 ? plane + y0 * w : nil
+                let d1 = y0 + 1 < h ? plane + (y0 + 1) * w : nil
+                let d2 = y0 + 2 < h ? plane + (y0 + 2) * w : nil
+                let d3 = y0 + 3 < h ? plane + (y0 + 3) * w : nil
+                verticalInput(d0, d1, d2, d3, count: w, t0 + 1, t1 + 1, t2 + 1, t3 + 1)
+                // Horizontal: each tile reads padded columns 2·tx … 2·tx+3.
+                let base = v + c * p + r * tx
+                for a in 0..<4 {
+                    let t = buffer + a * width
+                    let out0 = base + (a * 4) * stride, out1 = out0 + stride, out2 = out1 + stride, out3 = out2 + stride
+                    var j = 0
+                    while j + 8 <= tx {
+                        // Eight tiles at once: even and odd columns of t[2j…], and of t[2j+2…].
+                        let near = load16(t + 2 * j), far = load16(t + 2 * j + 2)
+                        let (e0, e1, e2, e3) = (near.evenHalf, near.oddHalf, far.evenHalf, far.oddHalf)
+                        store8(e0 - e2, out0 + j)
+                        store8(e1 + e2, out1 + j)
+                        store8(e2 - e1, out2 + j)
+                        store8(e1 - e3, out3 + j)
+                        j += 8
+                    }
+                    while j < tx {
+                        let (e0, e1, e2, e3) = (t[2 * j], t[2 * j + 1], t[2 * j + 2], t[2 * j + 3])
+                        out0[j] = e0 - e2
+                        out1[j] = e1 + e2
+                        out2[j] = e2 - e1
+                        out3[j] = e1 - e3
+                        j += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3 over a row, a missing row being zeros.
+    @inline(__always)
+    private static func verticalInput(_ d0: UnsafeMutablePointer<Float>?, _ d1: UnsafeMutablePointer<Float>?,
+                                      _ d2: UnsafeMutablePointer<Float>?, _ d3: UnsafeMutablePointer<Float>?, count: Int,
+                                      _ t0: UnsafeMutablePointer<Float>, _ t1: UnsafeMutablePointer<Float>,
+                                      _ t2: UnsafeMutablePointer<Float>, _ t3: UnsafeMutablePointer<Float>) {
+        if let d0, let d1, let d2, let d3 {
+            for j in 0..<count {
+                let (a, b, c, d) = (d0[j], d1[j], d2[j], d3[j])
+                t0[j] = a - c; t1[j] = b + c; t2[j] = c - b; t3[j] = b - d
+            }
+            return
+        }
+        for j in 0..<count {
+            let a = d0?[j] ?? 0, b = d1?[j] ?? 0, c = d2?[j] ?? 0, d = d3?[j] ?? 0
+            t0[j] = a - c; t1[j] = b + c; t2[j] = c - b; t3[j] = b - d
+        }
+    }
+
+    /// Ŷ (16, Co, P) = A dy Aᵀ for the 2×2 output-gradient tile of every tile in `rows`.
+    static func gradientTransform(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
+                                  into yhat: UnsafeMutablePointer<Float>) {
+        let geo = tiling.geo
+        let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
+        let p = rows.count * tx
+        let stride = co * p
+        let width = 2 * tx
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
+        defer { buffer.deallocate() }
+        let (s0, s1, s2, s3) = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width)
+        for j in 0..<width { s0[j] = 0; s1[j] = 0; s2[j] = 0; s3[j] = 0 }
+        for c in 0..<co {
+            for (r, row) in rows.enumerated() {
+                let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
+                let plane = g + (image * co + c) * h * w
+                let top = plane + 2 * ty * w
+                let bottom: UnsafeMutablePointer<Float>? = 2 * ty + 1 < h ? top + w : nil
+                // Vertical: A (a, b) = (a, a + b, a − b, −b).
+                for j in 0..<w {
+                    let a = top[j], b = bottom?[j] ?? 0
+                    s0[j] = a; s1[j] = a + b; s2[j] = a - b; s3[j] = -b
+                }
+                let base = yhat + c * p + r * tx
+                for k in 0..<4 {
+                    let s = buffer + k * width
+                    let out0 = base + (k * 4) * stride, out1 = out0 + stride, out2 = out1 + stride, out3 = out2 + stride
+                    var j = 0  // s[w] stays 0 for an odd width
+                    while j + 8 <= tx {
+                        let pair = load16(s + 2 * j)
+                        let (a, b) = (pair.evenHalf, pair.oddHalf)
+                        store8(a, out0 + j)
+                        store8(a + b, out1 + j)
+                        store8(a - b, out2 + j)
+                        store8(-b, out3 + j)
+                        j += 8
+                    }
+                    while j < tx {
+                        let (a, b) = (s[2 * j], s[2 * j + 1])
+                        out0[j] = a
+                        out1[j] = a + b
+                        out2[j] = a - b
+                        out3[j] = -b
+                        j += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// y = Aᵀ M A for every tile in `rows`, plus the bias, written where the tile lies in the image.
+    static func outputTransform(_ m: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
+                                bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        let geo = tiling.geo
+        let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
+        let p = rows.count * tx
+        let stride = co * p
+        let width = 2 * tx
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
+        defer { buffer.deallocate() }
+        let (top, bottom) = (buffer, buffer + width)
+        for c in 0..<co {
+            let b = bias?[c] ?? 0
+            for (r, row) in rows.enumerated() {
+                let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
+                let base = m + c * p + r * tx
+                // Rows of Aᵀ M (2×4): upper_b = m0b + m1b + m2b, lower_b = m1b − m2b − m3b; then
+                // their columns times A give the even and odd output columns.
+                @inline(__always) func v(_ a: Int, _ c: Int, _ j: Int) -> SIMD8<Float> { load8(base + (a * 4 + c) * stride + j) }
+                var j = 0
+                while j + 8 <= tx {
+                    let u0 = v(0, 0, j) + v(1, 0, j) + v(2, 0, j), l0 = v(1, 0, j) - v(2, 0, j) - v(3, 0, j)
+                    let u1 = v(0, 1, j) + v(1, 1, j) + v(2, 1, j), l1 = v(1, 1, j) - v(2, 1, j) - v(3, 1, j)
+                    let u2 = v(0, 2, j) + v(1, 2, j) + v(2, 2, j), l2 = v(1, 2, j) - v(2, 2, j) - v(3, 2, j)
+                    let u3 = v(0, 3, j) + v(1, 3, j) + v(2, 3, j), l3 = v(1, 3, j) - v(2, 3, j) - v(3, 3, j)
+                    let bias = SIMD8<Float>(repeating: b)
+                    storeInterleaved(u0 + u1 + u2 + bias, u1 - u2 - u3 + bias, top + 2 * j)
+                    storeInterleaved(l0 + l1 + l2 + bias, l1 - l2 - l3 + bias, bottom + 2 * j)
+                    j += 8
+                }
+                while j < tx {
+                    @inline(__always) func e(_ a: Int, _ c: Int) -> Float { base[(a * 4 + c) * stride + j] }
+                    let u0 = e(0, 0) + e(1, 0) + e(2, 0), l0 = e(1, 0) - e(2, 0) - e(3, 0)
+                    let u1 = e(0, 1) + e(1, 1) + e(2, 1), l1 = e(1, 1) - e(2, 1) - e(3, 1)
+                    let u2 = e(0, 2) + e(1, 2) + e(2, 2), l2 = e(1, 2) - e(2, 2) - e(3, 2)
+                    let u3 = e(0, 3) + e(1, 3) + e(2, 3), l3 = e(1, 3) - e(2, 3) - e(3, 3)
+                    top[2 * j] = u0 + u1 + u2 + b
+                    top[2 * j + 1] = u1 - u2 - u3 + b
+                    bottom[2 * j] = l0 + l1 + l2 + b
+                    bottom[2 * j + 1] = l1 - l2 - l3 + b
+                    j += 1
+                }
+                let plane = out + (image * co + c) * h * w
+                (plane + 2 * ty * w).update(from: top, count: w)
+                if 2 * ty + 1 < h { (plane + (2 * ty + 1) * w).update(from: bottom, count: w) }
+            }
+        }
+    }
+
+    // MARK: Vector loads and stores (unaligned)
+
+    @inline(__always) private static func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    @inline(__always) private static func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) private static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// p[2i] = even[i], p[2i + 1] = odd[i] for the eight lanes.
+    @inline(__always) private static func storeInterleaved(_ even: SIMD8<Float>, _ odd: SIMD8<Float>,
+                                                           _ p: UnsafeMutablePointer<Float>) {
+        let v = SIMD16<Float>(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3],
+                              even[4], odd[4], even[5], odd[5], even[6], odd[6], even[7], odd[7])
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+    }
+
+    // MARK: Work division
+
+    /// Spreads chunks over the cores: `body(worker, chunks, gemmWorkers)`. With fewer chunks than cores,
+    /// one caller takes them all and splits each chunk's 16 products across `gemmWorkers` cores.
+    private static func forEachChunk(_ tiling: Tiling, _ body: (Int, Range<Int>, Int) -> Void) {
+        let workers = Parallelism.workers
+        let chunks = tiling.chunks
+        if chunks < workers || workers == 1 {
+            body(0, 0..<chunks, workers)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                box.value(w, (chunks * w / workers)..<(chunks * (w + 1) / workers), 1)
+            }
+        }
+    }
+
+    /// Runs `body(ξ)` for the 16 transform positions, split over `workers` cores.
+    private static func forEachPosition(_ workers: Int, _ body: (Int) -> Void) {
+        if workers <= 1 {
+            for xi in 0..<16 { body(xi) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for xi in (16 * w / workers)..<(16 * (w + 1) / workers) { box.value(xi) }
+            }
+        }
+    }
+}
+
+import Dispatch
+import Foundation
