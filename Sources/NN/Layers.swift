@@ -76,6 +76,11 @@ public final class GroupNorm: UnaryLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         Tensor.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps)
     }
+
+    /// silu(norm(x)) in one pass.
+    public func callAsFunction(_ x: Tensor, thenSiLU: Bool) -> Tensor {
+        Tensor.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, thenSiLU: thenSiLU)
+    }
 }
 
 /// Layer normalisation over the last dimension with a learned scale and shift.
@@ -121,6 +126,11 @@ public final class VideoGroupNorm: UnaryLayer {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         Tensor.videoGroupNorm(x, groups: groups, weight: weight, bias: bias)
+    }
+
+    /// silu(norm(x)) in one pass.
+    public func callAsFunction(_ x: Tensor, thenSiLU: Bool) -> Tensor {
+        Tensor.videoGroupNorm(x, groups: groups, weight: weight, bias: bias, thenSiLU: thenSiLU)
     }
 }
 

@@ -26,10 +26,10 @@ final class VideoResBlock: Module {
 
     /// x (B, F, Ci, H, W), e (B, D) → (B, F, Co, H, W)
     func callAsFunction(_ x: Tensor, _ e: Tensor) -> Tensor {
-        var h = conv1(norm1(x).silu())
+        var h = conv1(norm1(x, thenSiLU: true))
         let shift = embedding(e)  // (B, Co)
         h = h + shift.reshaped([shift.shape[0], 1, shift.shape[1], 1, 1])
-        h = conv2(norm2(h).silu())
+        h = conv2(norm2(h, thenSiLU: true))
         guard let skip else { return h + x }
         let (b, f) = (x.shape[0], x.shape[1])
         let s = skip(x.reshaped([b * f] + Array(x.shape[2...])))  // (B·F, Co, H, W)
@@ -132,7 +132,7 @@ public final class VideoUNet: Module {
             for block in level.blocks { x = block(x, e) }
             if i < up.count - 1 { x = x.upsampleNearest2x() }
         }
-        x = normOut(x).silu()
+        x = normOut(x, thenSiLU: true)
         let out = convOut(x.reshaped([b * f] + Array(x.shape[2...])))  // (B·F, 3, H, W)
         return out.reshaped([b, f, 3, h, w])
     }

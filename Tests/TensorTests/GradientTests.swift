@@ -78,6 +78,12 @@ struct GradientTests {
         checkGradients("group norm", [r([2, 6, 3, 3], scale: 2), r([6]), r([6])]) {
             Tensor.groupNorm($0[0], groups: 3, weight: $0[1], bias: $0[2])
         }
+        checkGradients("group norm then SiLU, fused", [r([2, 6, 3, 3], scale: 2), r([6]), r([6])]) {
+            Tensor.groupNorm($0[0], groups: 3, weight: $0[1], bias: $0[2], thenSiLU: true)
+        }
+        checkGradients("video group norm then SiLU, fused", [r([2, 3, 4, 2, 2], scale: 2), r([4]), r([4])]) {
+            Tensor.videoGroupNorm($0[0], groups: 2, weight: $0[1], bias: $0[2], thenSiLU: true)
+        }
         checkGradients("video group norm", [r([2, 3, 4, 2, 2], scale: 2), r([4]), r([4])]) {
             Tensor.videoGroupNorm($0[0], groups: 2, weight: $0[1], bias: $0[2])
         }

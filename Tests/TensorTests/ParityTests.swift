@@ -110,7 +110,8 @@ struct ParityTests {
             h = Tensor.conv2d(h, weight: f.input("c1w"), bias: f.input("c1b"), padding: 1)
             let t = Tensor.linear(f.input("temb"), weight: f.input("tw"), bias: f.input("tb"))
             h = h + t.reshaped([t.shape[0], t.shape[1], 1, 1])
-            h = Tensor.groupNorm(h, groups: 2, weight: f.input("n2w"), bias: f.input("n2b")).silu()
+            // The second normalisation fused with its SiLU, as the UNets run it (the first unfused).
+            h = Tensor.groupNorm(h, groups: 2, weight: f.input("n2w"), bias: f.input("n2b"), thenSiLU: true)
             h = Tensor.conv2d(h, weight: f.input("c2w"), bias: f.input("c2b"), padding: 1)
             return h + Tensor.conv2d(x, weight: f.input("sw"), bias: f.input("sb"))
         }

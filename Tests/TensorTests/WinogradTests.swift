@@ -20,7 +20,7 @@ struct WinogradTests {
         let bias = Tensor.randn([s.co], rng: &rng)
         let upstream = Tensor.randn([s.n, s.co, s.h, s.w], rng: &rng)
         var results: [[[Float]]] = []
-        for algorithm in [ConvolutionAlgorithm.winograd, .im2col] {
+        for algorithm in [ConvolutionAlgorithm.winograd(tile: 2), .winograd(tile: 4), .im2col] {
             let (xv, wv, bv) = (x.detached(), weight.detached(), bias.detached())
             for t in [xv, wv, bv] { t.requiresGrad = true }
             let y = Tensor.conv2d(xv, weight: wv, bias: bv, padding: 1, algorithm: algorithm)
@@ -28,10 +28,12 @@ struct WinogradTests {
             results.append([y.toArray(), xv.grad!.toArray(), wv.grad!.toArray(), bv.grad!.toArray()])
         }
         for (part, name) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
-            let (a, b) = (results[0][part], results[1][part])
-            let scale = max(1, b.map(abs).max() ?? 0)
-            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-5 * scale, "\(name) of \(s): differs by \(worst) (scale \(scale))")
+            for (tile, result) in zip([2, 4], results) {
+                let (a, b) = (result[part], results[2][part])
+                let scale = max(1, b.map(abs).max() ?? 0)
+                let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-5 * scale, "F(\(tile)) \(name) of \(s): differs by \(worst) (scale \(scale))")
+            }
         }
     }
 
@@ -39,12 +41,14 @@ struct WinogradTests {
         // Same results whichever path `automatic` picks: a small input (im2col) and a batch with
         // enough tiles for the Winograd forward but not its backward.
         var rng = SeededRNG(seed: 5)
-        for shape in [[1, 4, 6, 6], [2, 4, 16, 16]] {
+        for shape in [[1, 4, 6, 6], [2, 4, 16, 16], [4, 4, 32, 32]] {
             let x = Tensor.randn(shape, rng: &rng)
             let w = Tensor.randn([3, 4, 3, 3], std: 0.3, rng: &rng)
             let a = Tensor.conv2d(x, weight: w, bias: nil, padding: 1).toArray()
             let b = Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: .im2col).toArray()
-            #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+            let scale = max(1, b.map(abs).max() ?? 0)
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * scale, "\(shape): differs by \(worst) (scale \(scale))")
         }
     }
 
@@ -53,18 +57,19 @@ struct WinogradTests {
         var rng = SeededRNG(seed: 9)
         let x = Tensor.randn([1, 2, 5, 5], rng: &rng)
         let w = Tensor.randn([2, 2, 3, 3], rng: &rng)
-        let before = Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: .winograd).toArray()
+        let before = Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: .winograd(tile: 4)).toArray()
         w.withMutableValues { values in for i in values.indices { values[i] *= 2 } }
-        let after = Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: .winograd).toArray()
+        let after = Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: .winograd(tile: 4)).toArray()
         #expect(zip(before, after).allSatisfy { abs(2 * $0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
 
-    @Test func finiteDifferences() {
+    @Test(arguments: [2, 4])
+    func finiteDifferences(tile: Int) {
         var rng = SeededRNG(seed: 3)
-        checkGradients("winograd conv2d 3×3", [Tensor.randn([2, 3, 5, 6], rng: &rng),
-                                                Tensor.randn([4, 3, 3, 3], std: 0.5, rng: &rng),
-                                                Tensor.randn([4], rng: &rng)]) {
-            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1, algorithm: .winograd)
+        checkGradients("winograd F(\(tile)) conv2d 3×3", [Tensor.randn([2, 3, 5, 6], rng: &rng),
+                                                         Tensor.randn([4, 3, 3, 3], std: 0.5, rng: &rng),
+                                                         Tensor.randn([4], rng: &rng)]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1, algorithm: .winograd(tile: tile))
         }
     }
 }

@@ -24,10 +24,10 @@ final class ResBlock: Module {
     }
 
     func callAsFunction(_ x: Tensor, _ t: Tensor) -> Tensor {
-        var h = conv1(norm1(x).silu())  // (B, Co, H, W)
+        var h = conv1(norm1(x, thenSiLU: true))  // (B, Co, H, W)
         let shift = time(t)  // (B, Co)
         h = h + shift.reshaped([shift.shape[0], shift.shape[1], 1, 1])
-        h = conv2(norm2(h).silu())
+        h = conv2(norm2(h, thenSiLU: true))
         return h + (skip.map { $0(x) } ?? x)
     }
 }

@@ -48,8 +48,8 @@ if arguments.contains("--conv-layers") {
             let w = Tensor.randn([co, ci, 3, 3], std: 0.05, rng: &rng)
             x.requiresGrad = true
             w.requiresGrad = true
-            var row = "b\(batch) \(ci)→\(co) @\(size):"
-            for algorithm in [ConvolutionAlgorithm.im2col, .automatic] {
+            var row = "b\(batch) \(ci)→\(co) @\(size) fwd / fwd+bwd ms:"
+            for algorithm in [ConvolutionAlgorithm.im2col, .winograd(tile: 2), .winograd(tile: 4), .automatic] {
                 var forward: [Double] = [], step: [Double] = []
                 for _ in 0..<(repeats + 1) {
                     forward.append(time { _ = withoutGrad { Tensor.conv2d(x, weight: w, bias: nil, padding: 1, algorithm: algorithm) } })
@@ -60,8 +60,12 @@ if arguments.contains("--conv-layers") {
                     })
                 }
                 let median = { (v: [Double]) in v.dropFirst().sorted()[(v.count - 1) / 2] * 1000 }
-                row += String(format: "  %@ fwd %.2f ms, fwd+bwd %.2f ms", algorithm == .im2col ? "im2col" : "winograd",
-                              median(forward), median(step))
+                let name = switch algorithm {
+                case .im2col: "im2col"
+                case .winograd(let tile): "F\(tile)"
+                case .automatic: "auto"
+                }
+                row += String(format: "  %@ %.2f / %.2f", name, median(forward), median(step))
             }
             print(row)
         }

@@ -52,6 +52,11 @@ results["refine_iteration_ddim10_seconds"] = median((0..<repeats).map { _ in
     seconds { _ = sampler.sample(observation: observation, previous: base, tasks: [1], rng: &rng) }
 })
 
+if arguments.contains("--plan-only") {  // for profiling the sampler alone
+    print(results)
+    exit(0)
+}
+
 // A training step on synthetic clips (the data's content does not change the cost).
 let clips = try SyntheticClips.make(config: config, episodes: 4)
 _ = try trainer.trainStep(clips: clips)

@@ -23,14 +23,15 @@ struct ConvGeometry {
 }
 
 /// How ``Tensor/conv2d(_:weight:bias:stride:padding:algorithm:)`` computes a convolution.
-public enum ConvolutionAlgorithm: Sendable {
-    /// Winograd F(2×2, 3×3) for 3×3 kernels with stride 1 and padding 1 where it is faster
-    /// (enough output tiles), im2col otherwise.
+public enum ConvolutionAlgorithm: Sendable, Equatable {
+    /// Winograd for 3×3 kernels with stride 1 and padding 1 where it is faster (enough output
+    /// tiles; the tile size by the image size), im2col otherwise.
     case automatic
     /// im2col + sgemm for every shape (the reference the Winograd path is checked against).
     case im2col
-    /// Winograd for every 3×3 kernel with stride 1 and padding 1, forward and backward (tests).
-    case winograd
+    /// Winograd F(tile×tile, 3×3), tile 2 or 4, for every 3×3 kernel with stride 1 and padding 1,
+    /// forward and backward (tests and benchmarks).
+    case winograd(tile: Int)
 }
 
 extension Tensor {
@@ -47,10 +48,14 @@ extension Tensor {
                                ho: ho, wo: wo)
         if let bias { precondition(bias.shape == [co], "conv2d: bias \(bias.shape) for \(co) channels") }
         switch algorithm {
-        case .automatic where Winograd.enabled && Winograd.applies(geo):
-            return winogradConv2d(x, weight: weight, bias: bias, geo: geo, backward: Winograd.appliesBackward(geo))
-        case .winograd where Winograd.isWinogradShape(geo):
-            return winogradConv2d(x, weight: weight, bias: bias, geo: geo, backward: true)
+        case .automatic where Winograd.enabled:
+            if let tile = Winograd.tile(for: geo) {
+                return winogradConv2d(x, weight: weight, bias: bias, geo: geo, tile: tile,
+                                      backward: Winograd.appliesBackward(geo, tile: tile))
+            }
+        case .winograd(let tile) where Winograd.isWinogradShape(geo):
+            precondition(tile == 2 || tile == 4, "conv2d: Winograd tiles are 2 or 4, not \(tile)")
+            return winogradConv2d(x, weight: weight, bias: bias, geo: geo, tile: tile, backward: true)
         default: break
         }
         let out = Tensor.empty([n, co, ho, wo])
@@ -147,10 +152,11 @@ extension Tensor {
     }
 
     /// The Winograd forward pass; its backward by Winograd too if `backward`, else by im2col.
-    private static func winogradConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geo: ConvGeometry, backward: Bool) -> Tensor {
+    private static func winogradConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geo: ConvGeometry, tile: Int,
+                                       backward: Bool) -> Tensor {
         let out = Tensor.empty([geo.n, geo.co, geo.ho, geo.wo])
-        let u = Winograd.transformedWeights(weight, flippedTransposed: false)
-        Winograd.forward(x.storage.pointer, geo, u: u.pointer, co: geo.co, bias: bias?.storage.pointer, into: out.storage.pointer)
+        let u = Winograd.transformedWeights(weight, m: tile, flippedTransposed: false)
+        Winograd.forward(x.storage.pointer, geo, m: tile, u: u.pointer, co: geo.co, bias: bias?.storage.pointer, into: out.storage.pointer)
         withExtendedLifetime(u) {}
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return result(out, inputs: inputs) { g in
@@ -161,17 +167,17 @@ extension Tensor {
             if x.requiresGrad {
                 // The input gradient is the forward convolution of g with the flipped, transposed kernel.
                 let gx = Tensor.empty(x.shape)
-                let flipped = Winograd.transformedWeights(weight, flippedTransposed: true)
+                let flipped = Winograd.transformedWeights(weight, m: tile, flippedTransposed: true)
                 let transposed = ConvGeometry(n: geo.n, ci: geo.co, h: geo.h, w: geo.w, co: geo.ci, kh: 3, kw: 3, stride: 1,
                                               padding: 1, ho: geo.h, wo: geo.w)
-                Winograd.forward(g.storage.pointer, transposed, u: flipped.pointer, co: geo.ci, bias: nil,
+                Winograd.forward(g.storage.pointer, transposed, m: tile, u: flipped.pointer, co: geo.ci, bias: nil,
                                  into: gx.storage.pointer)
                 withExtendedLifetime(flipped) {}
                 x.accumulateGrad(gx)
             }
             if weight.requiresGrad {
                 let gw = Tensor.zeros(weight.shape)
-                Winograd.weightGradient(x.storage.pointer, g.storage.pointer, geo, into: gw.storage.pointer)
+                Winograd.weightGradient(x.storage.pointer, g.storage.pointer, geo, m: tile, into: gw.storage.pointer)
                 weight.accumulateGrad(gw)
             }
             if let bias, bias.requiresGrad {

@@ -3,23 +3,28 @@
 extension Tensor {
     /// Group normalisation of x (N, C, …): each of `groups` channel groups of each sample is
     /// normalised over its channels and positions, then scaled by `weight` (C) and shifted by `bias` (C).
-    public static func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+    /// With `thenSiLU`, silu(groupNorm(x)) in one pass over memory (forward and backward), the
+    /// pair every residual block of a diffusion UNet starts with.
+    public static func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+                                 thenSiLU: Bool = false) -> Tensor {
         precondition(x.rank >= 2, "groupNorm: input \(x.shape) needs (N, C, …)")
         return groupNorm(x, n: x.shape[0], frames: 1, channels: x.shape[1], groups: groups, weight: weight, bias: bias,
-                         eps: eps)
+                         eps: eps, silu: thenSiLU)
     }
 
     /// Group normalisation of a video x (B, F, C, …) whose statistics span all F frames (as a 3-D
     /// GroupNorm over (C, F, H, W) would), in the frame-major layout this project uses.
-    public static func videoGroupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+    public static func videoGroupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+                                      thenSiLU: Bool = false) -> Tensor {
         precondition(x.rank >= 3, "videoGroupNorm: input \(x.shape) needs (B, F, C, …)")
         return groupNorm(x, n: x.shape[0], frames: x.shape[1], channels: x.shape[2], groups: groups, weight: weight,
-                         bias: bias, eps: eps)
+                         bias: bias, eps: eps, silu: thenSiLU)
     }
 
-    /// x viewed as (N, F, C, S); statistics per (n, group) over (F, C/G, S).
+    /// x viewed as (N, F, C, S); statistics per (n, group) over (F, C/G, S). With `silu`, the
+    /// output is silu(z) of the normalised z, and the backward pass recomputes z from x.
     private static func groupNorm(_ x: Tensor, n: Int, frames: Int, channels c: Int, groups: Int, weight: Tensor?,
-                                  bias: Tensor?, eps: Float) -> Tensor {
+                                  bias: Tensor?, eps: Float, silu: Bool) -> Tensor {
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
         if let weight { precondition(weight.shape == [c], "groupNorm: weight \(weight.shape) for \(c) channels") }
         if let bias { precondition(bias.shape == [c], "groupNorm: bias \(bias.shape) for \(c) channels") }
@@ -54,7 +59,14 @@ extension Tensor {
                         let shift = (pb?[channel] ?? 0) - Float(m) * scale
                         let offset = ((ni * frames + fi) * c + channel) * s
                         let src = px + offset, dst = po + offset
-                        for j in 0..<s { dst[j] = src[j] * scale + shift }
+                        if silu {
+                            for j in 0..<s {
+                                let z = src[j] * scale + shift
+                                dst[j] = z / (1 + fastExp(-z))
+                            }
+                        } else {
+                            for j in 0..<s { dst[j] = src[j] * scale + shift }
+                        }
                     }
                 }
             }
@@ -65,7 +77,32 @@ extension Tensor {
         return result(out, inputs: inputs) { [mean, invStd] g in
             // The statistics live as long as this closure (pm and pr point into them).
             withExtendedLifetime((mean, invStd)) {}
-            let pg = SharedPointer(g.storage.pointer)
+            // Through the SiLU first: dz = dy · σ(z)(1 + z(1 − σ(z))), z recomputed from x.
+            let gz = silu ? Tensor.empty(x.shape) : g
+            if silu {
+                let (pgIn, pgz) = (SharedPointer(g.storage.pointer), SharedPointer(gz.storage.pointer))
+                parallelFor(n * groups, minimumPerWorker: max(1, 16_384 / max(1, frames * cg * s))) { range in
+                    for ng in range {
+                        let (ni, gi) = (ng / groups, ng % groups)
+                        let (m, r) = (pm[ng], pr[ng])
+                        for fi in 0..<frames {
+                            for cc in 0..<cg {
+                                let channel = gi * cg + cc
+                                let scale = (pw?[channel] ?? 1) * r
+                                let shift = (pb?[channel] ?? 0) - m * scale
+                                let offset = ((ni * frames + fi) * c + channel) * s
+                                let (src, dy, dz) = (px + offset, pgIn + offset, pgz + offset)
+                                for j in 0..<s {
+                                    let z = src[j] * scale + shift
+                                    let sigma = 1 / (1 + fastExp(-z))
+                                    dz[j] = dy[j] * sigma * (1 + z * (1 - sigma))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let pg = SharedPointer(gz.storage.pointer)
             let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
             // Per-channel sums of g·x̂ and g, gathered per (n, channel) to stay race-free, then reduced.
             let dwParts = Storage(repeating: 0, count: n * c), dbParts = Storage(repeating: 0, count: n * c)
@@ -132,7 +169,7 @@ extension Tensor {
         // A row is a group of one "channel" with d positions: reuse the group-norm kernel on
         // (rows, 1, d), then apply the per-feature affine, which group norm would apply per channel.
         let normalized = groupNorm(x.reshaped([rows, 1, d]), n: rows, frames: 1, channels: 1, groups: 1, weight: nil,
-                                   bias: nil, eps: eps).reshaped(x.shape)
+                                   bias: nil, eps: eps, silu: false).reshaped(x.shape)
         var y = normalized
         if let weight { y = y * weight }
         if let bias { y = y + bias }

@@ -16,10 +16,17 @@ enum Winograd {
     static let budget = Int(ProcessInfo.processInfo.environment["WINOGRAD_BUDGET"] ?? "") ?? 262144
     /// VIDEOAGENT_CONV=im2col turns the Winograd path off (to compare, or to rule it out).
     static let enabled = ProcessInfo.processInfo.environment["VIDEOAGENT_CONV"] != "im2col"
-    /// Whether the Winograd path computes this convolution. With few tiles the 16 products are
-    /// too small for sgemm to pay for reading the (16/9 larger) transformed weights, and im2col
-    /// wins; measured per layer by `bench-nn --conv-layers` (on 2 cores of an AMD EPYC).
-    static func applies(_ geo: ConvGeometry) -> Bool { isWinogradShape(geo) && tiles(geo) >= 64 }
+    /// The tile size `automatic` uses for this convolution, or nil for im2col. With few tiles the
+    /// products are too small for sgemm to pay for reading the larger transformed weights, and
+    /// im2col wins. F(4×4) halves the products again but its transforms are still scalar code:
+    /// measured with `bench-nn --conv-layers` (2 cores of an AMD EPYC) it wins only for layers
+    /// with many input channels and lost 15 % on the 64×64 training step, so it is off unless
+    /// VIDEOAGENT_WINOGRAD_TILE=4 (then wherever there are enough 4×4 tiles).
+    static func tile(for geo: ConvGeometry) -> Int? {
+        guard isWinogradShape(geo) else { return nil }
+        if forcedTile == 4 && tiles(geo, m: 4) >= 64 { return 4 }
+        return tiles(geo, m: 2) >= 64 ? 2 : nil
+    }
 
     static func isWinogradShape(_ geo: ConvGeometry) -> Bool {
         geo.kh == 3 && geo.kw == 3 && geo.stride == 1 && geo.padding == 1
@@ -27,23 +34,32 @@ enum Winograd {
 
     /// Whether its backward pass pays too: the weight gradient sums over tiles, a short inner
     /// dimension for sgemm, so it needs more of them.
-    static func appliesBackward(_ geo: ConvGeometry) -> Bool { tiles(geo) >= 256 }
+    static func appliesBackward(_ geo: ConvGeometry, tile: Int) -> Bool { tiles(geo, m: tile) >= (tile == 4 ? 64 : 256) }
 
-    static func tiles(_ geo: ConvGeometry) -> Int { geo.n * ((geo.h + 1) / 2) * ((geo.w + 1) / 2) }
+    static func tiles(_ geo: ConvGeometry, m: Int) -> Int { geo.n * ((geo.h + m - 1) / m) * ((geo.w + m - 1) / m) }
+
+    static let forcedTile: Int? = Int(ProcessInfo.processInfo.environment["VIDEOAGENT_WINOGRAD_TILE"] ?? "").flatMap {
+        $0 == 4 ? $0 : nil
+    }
 
     /// Tile rows of all images, chunked: a chunk's input and output transforms (16·(Ci+Co) floats
     /// per tile) stay within about 1 MB.
     struct Tiling {
         let geo: ConvGeometry
+        /// Output tile size: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); input tiles are m + 2 wide.
+        let m: Int
         let tilesY, tilesX: Int
         let rowsPerChunk: Int
-        init(_ geo: ConvGeometry, outChannels: Int) {
+        init(_ geo: ConvGeometry, outChannels: Int, m: Int) {
             self.geo = geo
-            tilesY = (geo.h + 1) / 2
-            tilesX = (geo.w + 1) / 2
-            let perTile = 16 * (geo.ci + outChannels)
+            self.m = m
+            tilesY = (geo.h + m - 1) / m
+            tilesX = (geo.w + m - 1) / m
+            let perTile = (m + 2) * (m + 2) * (geo.ci + outChannels)
             rowsPerChunk = max(1, min(geo.n * tilesY, Winograd.budget / max(1, perTile * tilesX)))
         }
+        /// Transform positions ξ, one sgemm each.
+        var positions: Int { (m + 2) * (m + 2) }
         var tileRows: Int { geo.n * tilesY }
         var chunks: Int { (tileRows + rowsPerChunk - 1) / rowsPerChunk }
         var maxTiles: Int { rowsPerChunk * tilesX }
@@ -54,20 +70,21 @@ enum Winograd {
     // MARK: Forward
 
     /// out (N, Co, H, W) = conv3×3(x, weights transformed into `u` (16, Co, Ci)) + bias.
-    static func forward(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, u: UnsafeMutablePointer<Float>, co: Int,
-                        bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
-        let tiling = Tiling(geo, outChannels: co)
+    static func forward(_ x: UnsafeMutablePointer<Float>, _ geo: ConvGeometry, m tile: Int, u: UnsafeMutablePointer<Float>,
+                        co: Int, bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        let tiling = Tiling(geo, outChannels: co, m: tile)
+        let positions = tiling.positions
         let (px, pu, po) = (SharedPointer(x), SharedPointer(u), SharedPointer(out))
         let pb = bias.map { SharedPointer($0) }
         forEachChunk(tiling) { _, chunks, gemmWorkers in
-            let v = Storage(uninitialized: 16 * geo.ci * tiling.maxTiles)
-            let m = Storage(uninitialized: 16 * co * tiling.maxTiles)
+            let v = Storage(uninitialized: positions * geo.ci * tiling.maxTiles)
+            let m = Storage(uninitialized: positions * co * tiling.maxTiles)
             for c in chunks {
                 let rows = tiling.rows(ofChunk: c)
                 let p = rows.count * tiling.tilesX
                 inputTransform(px.base, tiling, rows: rows, into: v.pointer)
                 let (sv, sm) = (SharedPointer(v.pointer), SharedPointer(m.pointer))
-                forEachPosition(gemmWorkers) { xi in
+                forEachPosition(positions, workers: gemmWorkers) { xi in
                     BLAS.sgemm(m: co, n: p, k: geo.ci, a: pu + xi * co * geo.ci, lda: geo.ci,
                                b: sv + xi * geo.ci * p, ldb: p, c: sm + xi * co * p, ldc: p)
                 }
@@ -80,17 +97,22 @@ enum Winograd {
     /// U (16, Co, Ci) = G g Gᵀ for every (co, ci) kernel of `weight` (Co, Ci, 3, 3). With
     /// `flippedTransposed`, the kernels of the input gradient: (Ci, Co) pairs, each rotated 180°.
     /// Cached on the weight's storage until the weights change.
-    static func transformedWeights(_ weight: Tensor, flippedTransposed: Bool) -> Storage {
+    static func transformedWeights(_ weight: Tensor, m tile: Int, flippedTransposed: Bool) -> Storage {
         let (co, ci) = (weight.shape[0], weight.shape[1])
         let source = SharedPointer(weight.storage.pointer)
-        return weight.storage.derived(flippedTransposed ? "winograd-flipped" : "winograd") {
-            let u = Storage(uninitialized: 16 * co * ci)
+        return weight.storage.derived("winograd\(tile)" + (flippedTransposed ? "-flipped" : "")) {
+            let u = Storage(uninitialized: (tile + 2) * (tile + 2) * co * ci)
             let dst = SharedPointer(u.pointer)
             parallelFor(co, minimumPerWorker: max(1, 4096 / max(1, ci))) { outputs in
                 for o in outputs {
                     for i in 0..<ci {
                         let index = flippedTransposed ? i * co + o : o * ci + i
-                        transformKernel(source + (o * ci + i) * 9, flipped: flippedTransposed, into: dst + index, stride: co * ci)
+                        let kernel = source + (o * ci + i) * 9
+                        if tile == 2 {
+                            transformKernel(kernel, flipped: flippedTransposed, into: dst + index, stride: co * ci)
+                        } else {
+                            transformKernel4(kernel, flipped: flippedTransposed, into: dst + index, stride: co * ci)
+                        }
                     }
                 }
             }
@@ -121,26 +143,27 @@ enum Winograd {
 
     /// Adds dW (Co, Ci, 3, 3) of the convolution of x with output gradient g (N, Co, H, W) to `gw`.
     static func weightGradient(_ x: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ geo: ConvGeometry,
-                               into gw: UnsafeMutablePointer<Float>) {
-        let tiling = Tiling(geo, outChannels: geo.co)
+                               m tile: Int, into gw: UnsafeMutablePointer<Float>) {
+        let tiling = Tiling(geo, outChannels: geo.co, m: tile)
+        let positions = tiling.positions
         let (px, pg) = (SharedPointer(x), SharedPointer(g))
         let plane = geo.co * geo.ci
         let workers = Parallelism.workers
         // Each worker sums its chunks into its own dU; with fewer chunks than workers they share
         // one dU and split the 16 positions instead.
-        let parts = (0..<workers).map { _ in Storage(repeating: 0, count: 16 * plane) }
+        let parts = (0..<workers).map { _ in Storage(repeating: 0, count: positions * plane) }
         let partPointers = parts.map { SharedPointer($0.pointer) }
         forEachChunk(tiling) { worker, chunks, gemmWorkers in
             let du = partPointers[worker]
-            let v = Storage(uninitialized: 16 * geo.ci * tiling.maxTiles)
-            let yhat = Storage(uninitialized: 16 * geo.co * tiling.maxTiles)
+            let v = Storage(uninitialized: positions * geo.ci * tiling.maxTiles)
+            let yhat = Storage(uninitialized: positions * geo.co * tiling.maxTiles)
             for c in chunks {
                 let rows = tiling.rows(ofChunk: c)
                 let p = rows.count * tiling.tilesX
                 inputTransform(px.base, tiling, rows: rows, into: v.pointer)
                 gradientTransform(pg.base, tiling, co: geo.co, rows: rows, into: yhat.pointer)
                 let (sv, sy) = (SharedPointer(v.pointer), SharedPointer(yhat.pointer))
-                forEachPosition(gemmWorkers) { xi in
+                forEachPosition(positions, workers: gemmWorkers) { xi in
                     BLAS.sgemm(transB: true, m: geo.co, n: geo.ci, k: p, a: sy + xi * geo.co * p, lda: p,
                                b: sv + xi * geo.ci * p, ldb: p, beta: 1, c: du + xi * plane, ldc: geo.ci)
                 }
@@ -149,7 +172,11 @@ enum Winograd {
         }
         defer { withExtendedLifetime(parts) {} }
         let du = parts[0].pointer
-        for part in parts.dropFirst() { for j in 0..<(16 * plane) { du[j] += part.pointer[j] } }
+        for part in parts.dropFirst() { for j in 0..<(positions * plane) { du[j] += part.pointer[j] } }
+        if tile == 4 {
+            inverseWeightTransform4(du, plane: plane, into: gw)
+            return
+        }
         // dW = Gᵀ dU G for every kernel: columns of Gᵀ dU (3×4), then each row times G.
         for k in 0..<plane {
             @inline(__always) func u(_ a: Int, _ b: Int) -> Float { du[(a * 4 + b) * plane + k] }
@@ -182,6 +209,7 @@ enum Winograd {
     /// V (16, Ci, P) = Bᵀ d B for the 4×4 input tile of every tile in `rows`, zeros outside the image.
     static func inputTransform(_ x: UnsafeMutablePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
                                into v: UnsafeMutablePointer<Float>) {
+        if tiling.m == 4 { return inputTransform4(x, tiling, rows: rows, into: v) }
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
@@ -254,6 +282,7 @@ enum Winograd {
     /// Ŷ (16, Co, P) = A dy Aᵀ for the 2×2 output-gradient tile of every tile in `rows`.
     static func gradientTransform(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
                                   into yhat: UnsafeMutablePointer<Float>) {
+        if tiling.m == 4 { return gradientTransform4(g, tiling, co: co, rows: rows, into: yhat) }
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
@@ -304,6 +333,7 @@ enum Winograd {
     /// y = Aᵀ M A for every tile in `rows`, plus the bias, written where the tile lies in the image.
     static func outputTransform(_ m: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
                                 bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        if tiling.m == 4 { return outputTransform4(m, tiling, co: co, rows: rows, bias: bias, into: out) }
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
@@ -352,15 +382,15 @@ enum Winograd {
 
     // MARK: Vector loads and stores (unaligned)
 
-    @inline(__always) private static func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    @inline(__always) static func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
     }
 
-    @inline(__always) private static func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    @inline(__always) static func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
 
-    @inline(__always) private static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
@@ -391,16 +421,16 @@ enum Winograd {
         }
     }
 
-    /// Runs `body(ξ)` for the 16 transform positions, split over `workers` cores.
-    private static func forEachPosition(_ workers: Int, _ body: (Int) -> Void) {
+    /// Runs `body(ξ)` for the transform positions, split over `workers` cores.
+    private static func forEachPosition(_ positions: Int, workers: Int, _ body: (Int) -> Void) {
         if workers <= 1 {
-            for xi in 0..<16 { body(xi) }
+            for xi in 0..<positions { body(xi) }
             return
         }
         withoutActuallyEscaping(body) { body in
             let box = UnsafeSendableBox(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for xi in (16 * w / workers)..<(16 * (w + 1) / workers) { box.value(xi) }
+                for xi in (positions * w / workers)..<(positions * (w + 1) / workers) { box.value(xi) }
             }
         }
     }
