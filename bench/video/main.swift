@@ -46,6 +46,12 @@ for steps in [10, 20] {
         seconds { _ = sampler.sample(observation: observation, previous: nil, tasks: [1], rng: &rng) }
     })
 }
+// Throughput: eight plans sampled in one batch (eval and the planner stage batch episodes).
+let observations = Tensor.randn([8, 3, r, r], rng: &rng).clamped(-1, 1)
+let batched = PlanSampler(model: model, steps: 10)
+results["plan_ddim10_batch8_seconds"] = median((0..<repeats).map { _ in
+    seconds { _ = batched.sample(observation: observations, previous: nil, tasks: Array(repeating: 1, count: 8), rng: &rng) }
+})
 let sampler = PlanSampler(model: model, steps: 10)
 let base = sampler.sample(observation: observation, previous: nil, tasks: [1], rng: &rng)
 results["refine_iteration_ddim10_seconds"] = median((0..<repeats).map { _ in
