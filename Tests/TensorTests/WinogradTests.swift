@@ -9,6 +9,7 @@ struct WinogradTests {
     static let shapes: [(n: Int, ci: Int, co: Int, h: Int, w: Int)] = [
         (1, 1, 1, 1, 1), (1, 3, 2, 1, 7), (2, 3, 4, 5, 4), (3, 5, 7, 7, 9), (1, 16, 8, 32, 32),
         (4, 8, 16, 17, 6), (2, 64, 32, 16, 16), (16, 64, 64, 8, 8),
+        (8, 64, 48, 32, 32),  // transforms beyond one chunk: chunks spread over the cores
     ]
 
     @Test(arguments: 0..<shapes.count)

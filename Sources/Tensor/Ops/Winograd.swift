@@ -13,7 +13,8 @@
 /// Transform matrices of F(2×2, 3×3), written out in the functions below:
 ///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 enum Winograd {
-    static let budget = Int(ProcessInfo.processInfo.environment["WINOGRAD_BUDGET"] ?? "") ?? 262144
+    /// Floats of transforms per chunk (about 1 MB, within a core's L2).
+    static let budget = 1 << 18
     /// VIDEOAGENT_CONV=im2col turns the Winograd path off (to compare, or to rule it out).
     static let enabled = ProcessInfo.processInfo.environment["VIDEOAGENT_CONV"] != "im2col"
     /// The tile size `automatic` uses for this convolution, or nil for im2col. With few tiles the
@@ -56,7 +57,12 @@ enum Winograd {
             tilesY = (geo.h + m - 1) / m
             tilesX = (geo.w + m - 1) / m
             let perTile = (m + 2) * (m + 2) * (geo.ci + outChannels)
-            rowsPerChunk = max(1, min(geo.n * tilesY, Winograd.budget / max(1, perTile * tilesX)))
+            // Chunks of about 1 MB of transforms, but at least 256 tiles, or sgemm spends its time
+            // packing the (Co, Ci) matrices again for every small chunk. (One chunk for everything,
+            // as large as 8 MB, was slower for the plan model: its transforms fell out of L2.)
+            let rows = geo.n * tilesY
+            let byBudget = Winograd.budget / max(1, perTile * tilesX)
+            rowsPerChunk = max(1, min(rows, max(byBudget, (256 + tilesX - 1) / tilesX)))
         }
         /// Transform positions ξ, one sgemm each.
         var positions: Int { (m + 2) * (m + 2) }
@@ -82,13 +88,15 @@ enum Winograd {
             for c in chunks {
                 let rows = tiling.rows(ofChunk: c)
                 let p = rows.count * tiling.tilesX
-                inputTransform(px.base, tiling, rows: rows, into: v.pointer)
                 let (sv, sm) = (SharedPointer(v.pointer), SharedPointer(m.pointer))
+                overChannels(geo.ci, parallel: gemmWorkers > 1) { inputTransform(px.base, tiling, rows: rows, channels: $0, into: sv.base) }
                 forEachPosition(positions, workers: gemmWorkers) { xi in
                     BLAS.sgemm(m: co, n: p, k: geo.ci, a: pu + xi * co * geo.ci, lda: geo.ci,
                                b: sv + xi * geo.ci * p, ldb: p, c: sm + xi * co * p, ldc: p)
                 }
-                outputTransform(m.pointer, tiling, co: co, rows: rows, bias: pb?.base, into: po.base)
+                overChannels(co, parallel: gemmWorkers > 1) {
+                    outputTransform(sm.base, tiling, co: co, rows: rows, channels: $0, bias: pb?.base, into: po.base)
+                }
             }
             withExtendedLifetime((v, m)) {}  // the raw pointers above outlive their last Swift use
         }
@@ -151,7 +159,8 @@ enum Winograd {
         let workers = Parallelism.workers
         // Each worker sums its chunks into its own dU; with fewer chunks than workers they share
         // one dU and split the 16 positions instead.
-        let parts = (0..<workers).map { _ in Storage(repeating: 0, count: positions * plane) }
+        // (One dU when everything is one chunk: the positions split, and dU can be large then.)
+        let parts = (0..<(tiling.chunks >= workers ? workers : 1)).map { _ in Storage(repeating: 0, count: positions * plane) }
         let partPointers = parts.map { SharedPointer($0.pointer) }
         forEachChunk(tiling) { worker, chunks, gemmWorkers in
             let du = partPointers[worker]
@@ -160,9 +169,11 @@ enum Winograd {
             for c in chunks {
                 let rows = tiling.rows(ofChunk: c)
                 let p = rows.count * tiling.tilesX
-                inputTransform(px.base, tiling, rows: rows, into: v.pointer)
-                gradientTransform(pg.base, tiling, co: geo.co, rows: rows, into: yhat.pointer)
                 let (sv, sy) = (SharedPointer(v.pointer), SharedPointer(yhat.pointer))
+                overChannels(geo.ci, parallel: gemmWorkers > 1) { inputTransform(px.base, tiling, rows: rows, channels: $0, into: sv.base) }
+                overChannels(geo.co, parallel: gemmWorkers > 1) {
+                    gradientTransform(pg.base, tiling, co: geo.co, rows: rows, channels: $0, into: sy.base)
+                }
                 forEachPosition(positions, workers: gemmWorkers) { xi in
                     BLAS.sgemm(transB: true, m: geo.co, n: geo.ci, k: p, a: sy + xi * geo.co * p, lda: p,
                                b: sv + xi * geo.ci * p, ldb: p, beta: 1, c: du + xi * plane, ldc: geo.ci)
@@ -207,9 +218,9 @@ enum Winograd {
     // MARK: Transforms
 
     /// V (16, Ci, P) = Bᵀ d B for the 4×4 input tile of every tile in `rows`, zeros outside the image.
-    static func inputTransform(_ x: UnsafeMutablePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+    static func inputTransform(_ x: UnsafeMutablePointer<Float>, _ tiling: Tiling, rows: Range<Int>, channels: Range<Int>? = nil,
                                into v: UnsafeMutablePointer<Float>) {
-        if tiling.m == 4 { return inputTransform4(x, tiling, rows: rows, into: v) }
+        if tiling.m == 4 { return inputTransform4(x, tiling, rows: rows, channels: channels, into: v) }
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
@@ -220,7 +231,7 @@ enum Winograd {
         defer { buffer.deallocate() }
         let (t0, t1, t2, t3) = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width)
         for j in 0..<width { t0[j] = 0; t1[j] = 0; t2[j] = 0; t3[j] = 0 }
-        for c in 0..<geo.ci {
+        for c in channels ?? 0..<geo.ci {
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = x + (image * geo.ci + c) * h * w
@@ -280,9 +291,9 @@ enum Winograd {
     }
 
     /// Ŷ (16, Co, P) = A dy Aᵀ for the 2×2 output-gradient tile of every tile in `rows`.
-    static func gradientTransform(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
+    static func gradientTransform(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>, channels: Range<Int>? = nil,
                                   into yhat: UnsafeMutablePointer<Float>) {
-        if tiling.m == 4 { return gradientTransform4(g, tiling, co: co, rows: rows, into: yhat) }
+        if tiling.m == 4 { return gradientTransform4(g, tiling, co: co, rows: rows, channels: channels, into: yhat) }
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
@@ -292,7 +303,7 @@ enum Winograd {
         defer { buffer.deallocate() }
         let (s0, s1, s2, s3) = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width)
         for j in 0..<width { s0[j] = 0; s1[j] = 0; s2[j] = 0; s3[j] = 0 }
-        for c in 0..<co {
+        for c in channels ?? 0..<co {
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = g + (image * co + c) * h * w
@@ -331,9 +342,9 @@ enum Winograd {
     }
 
     /// y = Aᵀ M A for every tile in `rows`, plus the bias, written where the tile lies in the image.
-    static func outputTransform(_ m: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
+    static func outputTransform(_ m: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>, channels: Range<Int>? = nil,
                                 bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
-        if tiling.m == 4 { return outputTransform4(m, tiling, co: co, rows: rows, bias: bias, into: out) }
+        if tiling.m == 4 { return outputTransform4(m, tiling, co: co, rows: rows, channels: channels, bias: bias, into: out) }
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
@@ -342,7 +353,7 @@ enum Winograd {
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * width)
         defer { buffer.deallocate() }
         let (top, bottom) = (buffer, buffer + width)
-        for c in 0..<co {
+        for c in channels ?? 0..<co {
             let b = bias?[c] ?? 0
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
@@ -419,6 +430,12 @@ enum Winograd {
                 box.value(w, (chunks * w / workers)..<(chunks * (w + 1) / workers), 1)
             }
         }
+    }
+
+    /// Runs a transform over `count` channels, split over the cores when `parallel`.
+    private static func overChannels(_ count: Int, parallel: Bool, _ body: (Range<Int>) -> Void) {
+        guard parallel else { return body(0..<count) }
+        parallelFor(count, minimumPerWorker: 1, body)
     }
 
     /// Runs `body(ξ)` for the transform positions, split over `workers` cores.

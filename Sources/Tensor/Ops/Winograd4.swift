@@ -15,6 +15,32 @@ extension Winograd {
          2 * (d3 - d1) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
     }
 
+    /// Bᵀ d for six vectors (eight tiles at once).
+    @inline(__always)
+    static func inputColumn(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>,
+                            _ d4: SIMD8<Float>, _ d5: SIMD8<Float>)
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        (4 * d0 - 5 * d2 + d4, d3 + d4 - 4 * (d1 + d2), 4 * (d1 - d2) - d3 + d4,
+         2 * (d3 - d1) - d2 + d4, 2 * (d1 - d3) - d2 + d4, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// Aᵀ m for six vectors (eight tiles at once).
+    @inline(__always)
+    static func outputColumn(_ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>,
+                             _ m4: SIMD8<Float>, _ m5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let (a, b, c, d) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4)
+        return (m0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + m5)
+    }
+
+    /// Values k, k+4, k+8, … of 32 floats from `p`: lane i of the result is p[4i + k] (eight tiles).
+    @inline(__always)
+    static func everyFourth(_ p: UnsafeMutablePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let (low, high) = (load16(p), load16(p + 16))
+        let (le, lo, he, ho) = (low.evenHalf, low.oddHalf, high.evenHalf, high.oddHalf)
+        return (SIMD8(lowHalf: le.evenHalf, highHalf: he.evenHalf), SIMD8(lowHalf: lo.evenHalf, highHalf: ho.evenHalf),
+                SIMD8(lowHalf: le.oddHalf, highHalf: he.oddHalf), SIMD8(lowHalf: lo.oddHalf, highHalf: ho.oddHalf))
+    }
+
     /// G k for three values.
     @inline(__always)
     static func kernelColumn(_ k0: Float, _ k1: Float, _ k2: Float) -> (Float, Float, Float, Float, Float, Float) {
@@ -81,20 +107,21 @@ extension Winograd {
     }
 
     /// V (36, Ci, P) = Bᵀ d B for the 6×6 input tile of every tile in `rows`, zeros outside the image.
-    static func inputTransform4(_ x: UnsafeMutablePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+    static func inputTransform4(_ x: UnsafeMutablePointer<Float>, _ tiling: Tiling, rows: Range<Int>, channels: Range<Int>? = nil,
                                 into v: UnsafeMutablePointer<Float>) {
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
         let p = rows.count * tx
         let stride = geo.ci * p
-        // Six padded rows of Bᵀ d: column j holds input column j − 1; tile j reads 4j … 4j+5.
-        let width = 4 * tx + 2
+        // Six padded rows of Bᵀ d: column j holds input column j − 1; tile j reads 4j … 4j+5
+        // (eight tiles read 36 columns from 4j: two spare zero columns).
+        let width = 4 * tx + 4
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 6 * width)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0, count: 6 * width)
         let t = (buffer + 1, buffer + 1 + width, buffer + 1 + 2 * width, buffer + 1 + 3 * width, buffer + 1 + 4 * width,
                  buffer + 1 + 5 * width)
-        for c in 0..<geo.ci {
+        for c in channels ?? 0..<geo.ci {
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = x + (image * geo.ci + c) * h * w
@@ -118,11 +145,21 @@ extension Winograd {
                 for a in 0..<6 {
                     let e = buffer + a * width
                     let out = base + a * 6 * stride
-                    for j in 0..<tx {
+                    var j = 0
+                    while j + 8 <= tx {
+                        let (q0, q1, q2, q3) = everyFourth(e + 4 * j)
+                        let (q4, q5, _, _) = everyFourth(e + 4 * j + 4)
+                        let o = inputColumn(q0, q1, q2, q3, q4, q5)
+                        store8(o.0, out + j); store8(o.1, out + stride + j); store8(o.2, out + 2 * stride + j)
+                        store8(o.3, out + 3 * stride + j); store8(o.4, out + 4 * stride + j); store8(o.5, out + 5 * stride + j)
+                        j += 8
+                    }
+                    while j < tx {
                         let q = e + 4 * j
                         let o = inputColumn(q[0], q[1], q[2], q[3], q[4], q[5])
                         out[j] = o.0; out[stride + j] = o.1; out[2 * stride + j] = o.2
                         out[3 * stride + j] = o.3; out[4 * stride + j] = o.4; out[5 * stride + j] = o.5
+                        j += 1
                     }
                 }
             }
@@ -130,7 +167,7 @@ extension Winograd {
     }
 
     /// Ŷ (36, Co, P) = A dy Aᵀ for the 4×4 output-gradient tile of every tile in `rows`.
-    static func gradientTransform4(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
+    static func gradientTransform4(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>, channels: Range<Int>? = nil,
                                    into yhat: UnsafeMutablePointer<Float>) {
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
@@ -141,7 +178,7 @@ extension Winograd {
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0, count: 6 * width)
         let s = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width, buffer + 4 * width, buffer + 5 * width)
-        for c in 0..<co {
+        for c in channels ?? 0..<co {
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = g + (image * co + c) * h * w
@@ -157,11 +194,21 @@ extension Winograd {
                 for a in 0..<6 {
                     let e = buffer + a * width
                     let out = base + a * 6 * stride
-                    for j in 0..<tx {
+                    var j = 0
+                    while j + 8 <= tx {
+                        let (y0, y1, y2, y3) = everyFourth(e + 4 * j)
+                        store8(y0, out + j); store8(y0 + y1 + y2 + y3, out + stride + j)
+                        store8(y0 - y1 + y2 - y3, out + 2 * stride + j)
+                        store8(y0 + 2 * y1 + 4 * y2 + 8 * y3, out + 3 * stride + j)
+                        store8(y0 - 2 * y1 + 4 * y2 - 8 * y3, out + 4 * stride + j); store8(y3, out + 5 * stride + j)
+                        j += 8
+                    }
+                    while j < tx {
                         let q = e + 4 * j
                         let o = gradientColumn(q[0], q[1], q[2], q[3])
                         out[j] = o.0; out[stride + j] = o.1; out[2 * stride + j] = o.2
                         out[3 * stride + j] = o.3; out[4 * stride + j] = o.4; out[5 * stride + j] = o.5
+                        j += 1
                     }
                 }
             }
@@ -169,7 +216,7 @@ extension Winograd {
     }
 
     /// y = Aᵀ M A for every tile in `rows`, plus the bias, written where the tile lies in the image.
-    static func outputTransform4(_ m: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>,
+    static func outputTransform4(_ m: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>, channels: Range<Int>? = nil,
                                  bias: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
         let geo = tiling.geo
         let (h, w, tx) = (geo.h, geo.w, tiling.tilesX)
@@ -178,12 +225,34 @@ extension Winograd {
         let width = 4 * tx
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
         defer { buffer.deallocate() }
-        for c in 0..<co {
+        for c in channels ?? 0..<co {
             let b = bias?[c] ?? 0
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let base = m + c * p + r * tx
-                for j in 0..<tx {
+                var j = 0
+                while j + 8 <= tx {
+                    @inline(__always) func column(_ col: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                        let q = base + col * stride + j
+                        return outputColumn(load8(q), load8(q + 6 * stride), load8(q + 12 * stride), load8(q + 18 * stride),
+                                            load8(q + 24 * stride), load8(q + 30 * stride))
+                    }
+                    let (c0, c1, c2, c3, c4, c5) = (column(0), column(1), column(2), column(3), column(4), column(5))
+                    let bias = SIMD8<Float>(repeating: b)
+                    @inline(__always) func put(_ i: Int, _ y: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                        let dst = buffer + i * width + 4 * j
+                        let (y0, y1, y2, y3) = (y.0 + bias, y.1 + bias, y.2 + bias, y.3 + bias)
+                        for l in 0..<8 {
+                            dst[4 * l] = y0[l]; dst[4 * l + 1] = y1[l]; dst[4 * l + 2] = y2[l]; dst[4 * l + 3] = y3[l]
+                        }
+                    }
+                    put(0, outputColumn(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
+                    put(1, outputColumn(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
+                    put(2, outputColumn(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
+                    put(3, outputColumn(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+                    j += 8
+                }
+                while j < tx {
                     @inline(__always) func column(_ col: Int) -> (Float, Float, Float, Float) {
                         let q = base + col * stride + j
                         return outputColumn(q[0], q[6 * stride], q[12 * stride], q[18 * stride], q[24 * stride], q[30 * stride])
@@ -198,6 +267,7 @@ extension Winograd {
                         dst[0] = y.0 + b; dst[1] = y.1 + b; dst[2] = y.2 + b; dst[3] = y.3 + b
                     }
                     put(0, y0); put(1, y1); put(2, y2); put(3, y3)
+                    j += 1
                 }
                 let plane = out + (image * co + c) * h * w
                 for i in 0..<4 where 4 * ty + i < h {
