@@ -42,8 +42,7 @@ extension Tensor {
                 var sum: Double = 0, sumSq: Double = 0
                 for fi in 0..<frames {
                     let block = px + ((ni * frames + fi) * c + gi * cg) * s
-                    var bs: Float = 0, bq: Float = 0
-                    for j in 0..<(cg * s) { let v = block[j]; bs += v; bq += v * v }
+                    let (bs, bq) = sumAndSquares(block, count: cg * s)
                     sum += Double(bs)
                     sumSq += Double(bq)
                 }
@@ -120,13 +119,7 @@ extension Tensor {
                             let channel = gi * cg + cc
                             let gamma = pw?[channel] ?? 1
                             let offset = ((ni * frames + fi) * c + channel) * s
-                            var cs: Float = 0, cx: Float = 0
-                            for j in 0..<s {
-                                let dy = pg[offset + j]
-                                let xhat = (px[offset + j] - m) * r
-                                cs += dy
-                                cx += dy * xhat
-                            }
+                            let (cs, cx) = sumAndNormalizedDot(pg + offset, px + offset, count: s, mean: m, invStd: r)
                             pdb[ni * c + channel] += cs
                             pdw[ni * c + channel] += cx
                             sumDy += cs * gamma
@@ -175,4 +168,41 @@ extension Tensor {
         if let bias { y = y + bias }
         return y
     }
+}
+
+/// Σ v and Σ v² over `count` values, in eight-lane partial sums: a plain Float loop is one
+/// dependent add after another (the compiler may not reorder float sums), a tenth of the
+/// plan model's sampling time.
+@inline(__always)
+func sumAndSquares(_ p: UnsafeMutablePointer<Float>, count: Int) -> (Float, Float) {
+    var s = SIMD8<Float>(), q = SIMD8<Float>()
+    var j = 0
+    while j + 8 <= count {
+        let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)
+        s += v
+        q += v * v
+        j += 8
+    }
+    var (sum, squares) = (s.sum(), q.sum())
+    while j < count { sum += p[j]; squares += p[j] * p[j]; j += 1 }
+    return (sum, squares)
+}
+
+/// Σ dy and Σ dy·(x − mean)·invStd over `count` values, in eight-lane partial sums.
+@inline(__always)
+func sumAndNormalizedDot(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, count: Int, mean: Float,
+                         invStd: Float) -> (Float, Float) {
+    var s = SIMD8<Float>(), d = SIMD8<Float>()
+    let (m, r) = (SIMD8<Float>(repeating: mean), SIMD8<Float>(repeating: invStd))
+    var j = 0
+    while j + 8 <= count {
+        let g = UnsafeRawPointer(dy + j).loadUnaligned(as: SIMD8<Float>.self)
+        let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        s += g
+        d += g * ((v - m) * r)
+        j += 8
+    }
+    var (sum, dot) = (s.sum(), d.sum())
+    while j < count { sum += dy[j]; dot += dy[j] * ((x[j] - mean) * invStd); j += 1 }
+    return (sum, dot)
 }

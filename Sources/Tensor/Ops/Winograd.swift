@@ -227,25 +227,45 @@ enum Winograd {
         let stride = geo.ci * p  // between positions ξ
         // One padded row per vertical transform output: column j holds input column j − 1.
         let width = 2 * tx + 2
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
+        // Four rows per tile row of the chunk, then one row of zeros that stands in for input rows
+        // outside the image. All vertical transforms of a channel are done before the horizontal
+        // ones read them back: reading right after writing stalled on store forwarding.
+        let block = 4 * width
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * block + w)
         defer { buffer.deallocate() }
-        let (t0, t1, t2, t3) = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width)
-        for j in 0..<width { t0[j] = 0; t1[j] = 0; t2[j] = 0; t3[j] = 0 }
+        buffer.initialize(repeating: 0, count: rows.count * block + w)
+        let zeros = buffer + rows.count * block
         for c in channels ?? 0..<geo.ci {
             for (r, row) in rows.enumerated() {
+                let (t0, t1, t2, t3) = (buffer + r * block, buffer + r * block + width, buffer + r * block + 2 * width,
+                                        buffer + r * block + 3 * width)
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = x + (image * geo.ci + c) * h * w
                 let y0 = 2 * ty - 1
                 // Vertical: t = Bᵀ d over the four input rows y0…y0+3 (zero outside the image).
-                let d0 = y0 >= 0 ? plane + y0 * w : nil
-                let d1 = y0 + 1 < h ? plane + (y0 + 1) * w : nil
-                let d2 = y0 + 2 < h ? plane + (y0 + 2) * w : nil
-                let d3 = y0 + 3 < h ? plane + (y0 + 3) * w : nil
-                verticalInput(d0, d1, d2, d3, count: w, t0 + 1, t1 + 1, t2 + 1, t3 + 1)
+                let d0 = y0 >= 0 ? plane + y0 * w : zeros
+                let d1 = y0 + 1 < h ? plane + (y0 + 1) * w : zeros
+                let d2 = y0 + 2 < h ? plane + (y0 + 2) * w : zeros
+                let d3 = y0 + 3 < h ? plane + (y0 + 3) * w : zeros
+                // Explicit vectors: rows are 8 to 32 wide, too short for the compiler's own
+                // vector loop (it unrolls to 16 or more and leaves short rows to scalar code).
+                var j = 0
+                while j + 8 <= w {
+                    let (a, b, c, d) = (load8(d0 + j), load8(d1 + j), load8(d2 + j), load8(d3 + j))
+                    store8(a - c, t0 + j + 1); store8(b + c, t1 + j + 1); store8(c - b, t2 + j + 1); store8(b - d, t3 + j + 1)
+                    j += 8
+                }
+                while j < w {
+                    let (a, b, c, d) = (d0[j], d1[j], d2[j], d3[j])
+                    t0[j + 1] = a - c; t1[j + 1] = b + c; t2[j + 1] = c - b; t3[j + 1] = b - d
+                    j += 1
+                }
+            }
+            for r in 0..<rows.count {
                 // Horizontal: each tile reads padded columns 2·tx … 2·tx+3.
                 let base = v + c * p + r * tx
                 for a in 0..<4 {
-                    let t = buffer + a * width
+                    let t = buffer + r * block + a * width
                     let out0 = base + (a * 4) * stride, out1 = out0 + stride, out2 = out1 + stride, out3 = out2 + stride
                     var j = 0
                     while j + 8 <= tx {
@@ -257,6 +277,15 @@ enum Winograd {
                         store8(e2 - e1, out2 + j)
                         store8(e1 - e3, out3 + j)
                         j += 8
+                    }
+                    if j + 4 <= tx {
+                        let near = load8(t + 2 * j), far = load8(t + 2 * j + 2)
+                        let (e0, e1, e2, e3) = (near.evenHalf, near.oddHalf, far.evenHalf, far.oddHalf)
+                        store4(e0 - e2, out0 + j)
+                        store4(e1 + e2, out1 + j)
+                        store4(e2 - e1, out2 + j)
+                        store4(e1 - e3, out3 + j)
+                        j += 4
                     }
                     while j < tx {
                         let (e0, e1, e2, e3) = (t[2 * j], t[2 * j + 1], t[2 * j + 2], t[2 * j + 3])
@@ -271,25 +300,6 @@ enum Winograd {
         }
     }
 
-    /// t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3 over a row, a missing row being zeros.
-    @inline(__always)
-    private static func verticalInput(_ d0: UnsafeMutablePointer<Float>?, _ d1: UnsafeMutablePointer<Float>?,
-                                      _ d2: UnsafeMutablePointer<Float>?, _ d3: UnsafeMutablePointer<Float>?, count: Int,
-                                      _ t0: UnsafeMutablePointer<Float>, _ t1: UnsafeMutablePointer<Float>,
-                                      _ t2: UnsafeMutablePointer<Float>, _ t3: UnsafeMutablePointer<Float>) {
-        if let d0, let d1, let d2, let d3 {
-            for j in 0..<count {
-                let (a, b, c, d) = (d0[j], d1[j], d2[j], d3[j])
-                t0[j] = a - c; t1[j] = b + c; t2[j] = c - b; t3[j] = b - d
-            }
-            return
-        }
-        for j in 0..<count {
-            let a = d0?[j] ?? 0, b = d1?[j] ?? 0, c = d2?[j] ?? 0, d = d3?[j] ?? 0
-            t0[j] = a - c; t1[j] = b + c; t2[j] = c - b; t3[j] = b - d
-        }
-    }
-
     /// Ŷ (16, Co, P) = A dy Aᵀ for the 2×2 output-gradient tile of every tile in `rows`.
     static func gradientTransform(_ g: UnsafeMutablePointer<Float>, _ tiling: Tiling, co: Int, rows: Range<Int>, channels: Range<Int>? = nil,
                                   into yhat: UnsafeMutablePointer<Float>) {
@@ -299,20 +309,29 @@ enum Winograd {
         let p = rows.count * tx
         let stride = co * p
         let width = 2 * tx
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width)
+        // The rows, then a row of zeros for the missing bottom row of an odd height.
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 4 * width + w)
         defer { buffer.deallocate() }
+        buffer.initialize(repeating: 0, count: 4 * width + w)
         let (s0, s1, s2, s3) = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width)
-        for j in 0..<width { s0[j] = 0; s1[j] = 0; s2[j] = 0; s3[j] = 0 }
+        let zeros = buffer + 4 * width
         for c in channels ?? 0..<co {
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = g + (image * co + c) * h * w
                 let top = plane + 2 * ty * w
-                let bottom: UnsafeMutablePointer<Float>? = 2 * ty + 1 < h ? top + w : nil
+                let bottom = 2 * ty + 1 < h ? top + w : zeros
                 // Vertical: A (a, b) = (a, a + b, a − b, −b).
-                for j in 0..<w {
-                    let a = top[j], b = bottom?[j] ?? 0
+                var j = 0
+                while j + 8 <= w {
+                    let (a, b) = (load8(top + j), load8(bottom + j))
+                    store8(a, s0 + j); store8(a + b, s1 + j); store8(a - b, s2 + j); store8(-b, s3 + j)
+                    j += 8
+                }
+                while j < w {
+                    let a = top[j], b = bottom[j]
                     s0[j] = a; s1[j] = a + b; s2[j] = a - b; s3[j] = -b
+                    j += 1
                 }
                 let base = yhat + c * p + r * tx
                 for k in 0..<4 {
@@ -327,6 +346,15 @@ enum Winograd {
                         store8(a - b, out2 + j)
                         store8(-b, out3 + j)
                         j += 8
+                    }
+                    if j + 4 <= tx {
+                        let pair = load8(s + 2 * j)
+                        let (a, b) = (pair.evenHalf, pair.oddHalf)
+                        store4(a, out0 + j)
+                        store4(a + b, out1 + j)
+                        store4(a - b, out2 + j)
+                        store4(-b, out3 + j)
+                        j += 4
                     }
                     while j < tx {
                         let (a, b) = (s[2 * j], s[2 * j + 1])
@@ -372,6 +400,23 @@ enum Winograd {
                     storeInterleaved(l0 + l1 + l2 + bias, l1 - l2 - l3 + bias, bottom + 2 * j)
                     j += 8
                 }
+                if j + 4 <= tx {
+                    @inline(__always) func v4(_ a: Int, _ c: Int) -> SIMD4<Float> {
+                        UnsafeRawPointer(base + (a * 4 + c) * stride + j).loadUnaligned(as: SIMD4<Float>.self)
+                    }
+                    let u0 = v4(0, 0) + v4(1, 0) + v4(2, 0), l0 = v4(1, 0) - v4(2, 0) - v4(3, 0)
+                    let u1 = v4(0, 1) + v4(1, 1) + v4(2, 1), l1 = v4(1, 1) - v4(2, 1) - v4(3, 1)
+                    let u2 = v4(0, 2) + v4(1, 2) + v4(2, 2), l2 = v4(1, 2) - v4(2, 2) - v4(3, 2)
+                    let u3 = v4(0, 3) + v4(1, 3) + v4(2, 3), l3 = v4(1, 3) - v4(2, 3) - v4(3, 3)
+                    let bias = SIMD4<Float>(repeating: b)
+                    let (te, to) = (u0 + u1 + u2 + bias, u1 - u2 - u3 + bias)
+                    let (be, bo) = (l0 + l1 + l2 + bias, l1 - l2 - l3 + bias)
+                    UnsafeMutableRawPointer(top + 2 * j).storeBytes(
+                        of: SIMD8<Float>(te[0], to[0], te[1], to[1], te[2], to[2], te[3], to[3]), as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(bottom + 2 * j).storeBytes(
+                        of: SIMD8<Float>(be[0], bo[0], be[1], bo[1], be[2], bo[2], be[3], bo[3]), as: SIMD8<Float>.self)
+                    j += 4
+                }
                 while j < tx {
                     @inline(__always) func e(_ a: Int, _ c: Int) -> Float { base[(a * 4 + c) * stride + j] }
                     let u0 = e(0, 0) + e(1, 0) + e(2, 0), l0 = e(1, 0) - e(2, 0) - e(3, 0)
@@ -399,6 +444,10 @@ enum Winograd {
 
     @inline(__always) static func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
     }
 
     @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
