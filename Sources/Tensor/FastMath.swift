@@ -22,6 +22,22 @@ func fastExp(_ x: Float) -> Float {
     return p * Float(bitPattern: exponent)
 }
 
+/// Σ p[0..<count] in eight-lane partial sums. A plain `s += p[i]` loop is one dependent add after
+/// another (the compiler may not reorder float sums): four cycles per element, which made bias
+/// and broadcast gradients a visible part of a training step.
+@inline(__always)
+func sumOf(_ p: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var total = lanes.sum()
+    while i < count { total += p[i]; i += 1 }
+    return total
+}
+
 extension Tensor {
     /// x · sigmoid(x) (the SiLU or swish activation).
     public func silu() -> Tensor {

@@ -118,10 +118,7 @@ extension Tensor {
                 }
                 if let gb = gbParts[worker] {
                     for c in 0..<geo.co {
-                        var s: Float = 0
-                        let row = gi + c * geo.s
-                        for j in 0..<columns { s += row[j] }
-                        gb.pointer[c] += s
+                        gb.pointer[c] += sumOf(gi + c * geo.s, count: columns)
                     }
                 }
                 if let gcol, let gxBase {
@@ -176,7 +173,7 @@ extension Tensor {
                 x.accumulateGrad(gx)
             }
             if weight.requiresGrad {
-                let gw = Tensor.zeros(weight.shape)
+                let gw = Tensor.empty(weight.shape)
                 Winograd.weightGradient(x.storage.pointer, g.storage.pointer, geo, m: tile, into: gw.storage.pointer)
                 weight.accumulateGrad(gw)
             }
@@ -185,10 +182,7 @@ extension Tensor {
                 let (pg, pb) = (g.storage.pointer, gb.storage.pointer)
                 for i in 0..<geo.n {
                     for c in 0..<geo.co {
-                        let row = pg + (i * geo.co + c) * geo.s
-                        var sum: Float = 0
-                        for j in 0..<geo.s { sum += row[j] }
-                        pb[c] += sum
+                        pb[c] += sumOf(pg + (i * geo.co + c) * geo.s, count: geo.s)
                     }
                 }
                 bias.accumulateGrad(gb)

@@ -56,9 +56,7 @@ extension Tensor {
         layout.forEachRow { row, offsets in
             let g = pg + offsets[0], o = po + offsets[1]
             if st == 0 {
-                var s: Float = 0
-                for i in 0..<n { s += g[i] }
-                o[0] += s
+                o[0] += sumOf(g, count: n)
             } else {
                 for i in 0..<n { o[i * st] += g[i] }
             }

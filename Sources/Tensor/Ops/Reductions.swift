@@ -7,9 +7,7 @@ extension Tensor {
         // Accumulate in Double over blocks: float sums of millions of elements drift.
         while i < count {
             let end = min(count, i + 4096)
-            var block: Float = 0
-            for j in i..<end { block += p[j] }
-            total += Double(block)
+            total += Double(sumOf(p + i, count: end - i))
             i = end
         }
         let out = Tensor(shape: [], values: [Float(total)])

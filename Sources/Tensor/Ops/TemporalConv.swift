@@ -76,7 +76,7 @@ extension Tensor {
             if let bias, bias.requiresGrad {
                 let gb = Tensor.zeros([co])
                 let p = gb.storage.pointer
-                for bf in 0..<(b * f) { for c in 0..<co { let row = pg + (bf * co + c) * s; for j in 0..<s { p[c] += row[j] } } }
+                for bf in 0..<(b * f) { for c in 0..<co { let row = pg + (bf * co + c) * s; p[c] += sumOf(row, count: s) } }
                 bias.accumulateGrad(gb)
             }
         }

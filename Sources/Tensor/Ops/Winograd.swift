@@ -111,10 +111,13 @@ enum Winograd {
         return weight.storage.derived("winograd\(tile)" + (flippedTransposed ? "-flipped" : "")) {
             let u = Storage(uninitialized: (tile + 2) * (tile + 2) * co * ci)
             let dst = SharedPointer(u.pointer)
-            parallelFor(co, minimumPerWorker: max(1, 4096 / max(1, ci))) { outputs in
-                for o in outputs {
-                    for i in 0..<ci {
-                        let index = flippedTransposed ? i * co + o : o * ci + i
+            // Rows of each (16 ×) matrix are split over the cores and written in order.
+            let (rows, columns) = flippedTransposed ? (ci, co) : (co, ci)
+            parallelFor(rows, minimumPerWorker: max(1, 4096 / max(1, columns))) { range in
+                for row in range {
+                    for column in 0..<columns {
+                        let (o, i) = flippedTransposed ? (column, row) : (row, column)
+                        let index = row * columns + column
                         let kernel = source + (o * ci + i) * 9
                         if tile == 2 {
                             transformKernel(kernel, flipped: flippedTransposed, into: dst + index, stride: co * ci)
@@ -149,18 +152,20 @@ enum Winograd {
 
     // MARK: Weight gradient
 
-    /// Adds dW (Co, Ci, 3, 3) of the convolution of x with output gradient g (N, Co, H, W) to `gw`.
+    /// Writes dW (Co, Ci, 3, 3) of the convolution of x with output gradient g (N, Co, H, W) to `gw`.
     static func weightGradient(_ x: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ geo: ConvGeometry,
                                m tile: Int, into gw: UnsafeMutablePointer<Float>) {
         let tiling = Tiling(geo, outChannels: geo.co, m: tile)
         let positions = tiling.positions
         let (px, pg) = (SharedPointer(x), SharedPointer(g))
         let plane = geo.co * geo.ci
+        guard tiling.chunks > 0 else { return gw.update(repeating: 0, count: plane * 9) }  // an empty batch
         let workers = Parallelism.workers
         // Each worker sums its chunks into its own dU; with fewer chunks than workers they share
         // one dU and split the 16 positions instead.
         // (One dU when everything is one chunk: the positions split, and dU can be large then.)
-        let parts = (0..<(tiling.chunks >= workers ? workers : 1)).map { _ in Storage(repeating: 0, count: positions * plane) }
+        // Each part is written by its worker's first chunk (β = 0) and summed into after.
+        let parts = (0..<(tiling.chunks >= workers ? workers : 1)).map { _ in Storage(uninitialized: positions * plane) }
         let partPointers = parts.map { SharedPointer($0.pointer) }
         forEachChunk(tiling) { worker, chunks, gemmWorkers in
             let du = partPointers[worker]
@@ -176,7 +181,8 @@ enum Winograd {
                 }
                 forEachPosition(positions, workers: gemmWorkers) { xi in
                     BLAS.sgemm(transB: true, m: geo.co, n: geo.ci, k: p, a: sy + xi * geo.co * p, lda: p,
-                               b: sv + xi * geo.ci * p, ldb: p, beta: 1, c: du + xi * plane, ldc: geo.ci)
+                               b: sv + xi * geo.ci * p, ldb: p, beta: c == chunks.lowerBound ? 0 : 1, c: du + xi * plane,
+                               ldc: geo.ci)
                 }
             }
             withExtendedLifetime((v, yhat)) {}
@@ -208,9 +214,9 @@ enum Winograd {
                     default: t.3 = value
                     }
                 }
-                dst[r * 3] += t.0 + 0.5 * (t.1 + t.2)
-                dst[r * 3 + 1] += 0.5 * (t.1 - t.2)
-                dst[r * 3 + 2] += 0.5 * (t.1 + t.2) + t.3
+                dst[r * 3] = t.0 + 0.5 * (t.1 + t.2)
+                dst[r * 3 + 1] = 0.5 * (t.1 - t.2)
+                dst[r * 3 + 2] = 0.5 * (t.1 + t.2) + t.3
             }
         }
     }

@@ -88,7 +88,7 @@ extension Winograd {
         row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
     }
 
-    /// Sets dW (plane kernels of 3×3) = Gᵀ dU G, plus what `gw` holds, from dU (36, plane).
+    /// Sets dW (plane kernels of 3×3) = Gᵀ dU G from dU (36, plane).
     static func inverseWeightTransform4(_ du: UnsafeMutablePointer<Float>, plane: Int, into gw: UnsafeMutablePointer<Float>) {
         for k in 0..<plane {
             @inline(__always) func u(_ a: Int, _ b: Int) -> Float { du[(a * 6 + b) * plane + k] }
@@ -100,9 +100,9 @@ extension Winograd {
             let r1 = weightGradientColumn((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
             let r2 = weightGradientColumn((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
             let dst = gw + k * 9
-            dst[0] += r0.0; dst[1] += r0.1; dst[2] += r0.2
-            dst[3] += r1.0; dst[4] += r1.1; dst[5] += r1.2
-            dst[6] += r2.0; dst[7] += r2.1; dst[8] += r2.2
+            dst[0] = r0.0; dst[1] = r0.1; dst[2] = r0.2
+            dst[3] = r1.0; dst[4] = r1.1; dst[5] = r1.2
+            dst[6] = r2.0; dst[7] = r2.1; dst[8] = r2.2
         }
     }
 
