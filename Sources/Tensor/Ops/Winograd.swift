@@ -9,6 +9,7 @@
 //   weight grad   dU[ξ] (Co, Ci) = Ŷ[ξ] (Co, P) · V[ξ]ᵀ,             Ŷ = A dy Aᵀ,  dg = Gᵀ dU G
 //   input grad    the forward transform of dy with the flipped, transposed kernel.
 // Tiles are processed in chunks of whole tile rows whose transforms stay in the core's cache.
+// F(4×4, 3×3), in Winograd4.swift, shares this driver with 36 positions.
 
 /// Transform matrices of F(2×2, 3×3), written out in the functions below:
 ///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]   Aᵀ = [1 1 1 0; 0 1 −1 −1]
@@ -19,10 +20,11 @@ enum Winograd {
     static let enabled = ProcessInfo.processInfo.environment["VIDEOAGENT_CONV"] != "im2col"
     /// The tile size `automatic` uses for this convolution, or nil for im2col. With few tiles the
     /// products are too small for sgemm to pay for reading the larger transformed weights, and
-    /// im2col wins. F(4×4) halves the products again but its transforms are still scalar code:
-    /// measured with `bench-nn --conv-layers` (2 cores of an AMD EPYC) it wins only for layers
-    /// with many input channels and lost 15 % on the 64×64 training step, so it is off unless
-    /// VIDEOAGENT_WINOGRAD_TILE=4 (then wherever there are enough 4×4 tiles).
+    /// im2col wins (thresholds from `bench-nn --conv-layers` on 2 cores of an AMD EPYC). F(4×4)
+    /// needs fewer products and wins per layer with cached weights, but in training its 36/9
+    /// weight transforms per step cost more than that saves (the 32×32 step 15–25 % slower), and it
+    /// did not speed up sampling either; it is off unless VIDEOAGENT_WINOGRAD_TILE=4 (then wherever
+    /// there are enough 4×4 tiles).
     static func tile(for geo: ConvGeometry) -> Int? {
         guard isWinogradShape(geo) else { return nil }
         if forcedTile == 4 && tiles(geo, m: 4) >= 64 { return 4 }
@@ -43,8 +45,8 @@ enum Winograd {
         $0 == 4 ? $0 : nil
     }
 
-    /// Tile rows of all images, chunked: a chunk's input and output transforms (16·(Ci+Co) floats
-    /// per tile) stay within about 1 MB.
+    /// Tile rows of all images, chunked: a chunk's input and output transforms ((m+2)²·(Ci+Co)
+    /// floats per tile) stay within about 1 MB where that still leaves 256 tiles.
     struct Tiling {
         let geo: ConvGeometry
         /// Output tile size: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); input tiles are m + 2 wide.
