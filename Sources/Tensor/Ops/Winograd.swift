@@ -276,23 +276,15 @@ enum Winograd {
                     let t = buffer + r * block + a * width
                     let out0 = base + (a * 4) * stride, out1 = out0 + stride, out2 = out1 + stride, out3 = out2 + stride
                     var j = 0
+                    // Eight (then four) tiles at once: even and odd columns of t[2j…] and of t[2j+2…].
                     while j + 8 <= tx {
-                        // Eight tiles at once: even and odd columns of t[2j…], and of t[2j+2…].
-                        let near = load16(t + 2 * j), far = load16(t + 2 * j + 2)
-                        let (e0, e1, e2, e3) = (near.evenHalf, near.oddHalf, far.evenHalf, far.oddHalf)
-                        store8(e0 - e2, out0 + j)
-                        store8(e1 + e2, out1 + j)
-                        store8(e2 - e1, out2 + j)
-                        store8(e1 - e3, out3 + j)
+                        let (near, far) = (load16(t + 2 * j), load16(t + 2 * j + 2))
+                        storeInputRow(near.evenHalf, near.oddHalf, far.evenHalf, far.oddHalf, out0 + j, stride: stride)
                         j += 8
                     }
                     if j + 4 <= tx {
-                        let near = load8(t + 2 * j), far = load8(t + 2 * j + 2)
-                        let (e0, e1, e2, e3) = (near.evenHalf, near.oddHalf, far.evenHalf, far.oddHalf)
-                        store4(e0 - e2, out0 + j)
-                        store4(e1 + e2, out1 + j)
-                        store4(e2 - e1, out2 + j)
-                        store4(e1 - e3, out3 + j)
+                        let (near, far) = (load8(t + 2 * j), load8(t + 2 * j + 2))
+                        storeInputRow(near.evenHalf, near.oddHalf, far.evenHalf, far.oddHalf, out0 + j, stride: stride)
                         j += 4
                     }
                     while j < tx {
@@ -348,20 +340,12 @@ enum Winograd {
                     var j = 0  // s[w] stays 0 for an odd width
                     while j + 8 <= tx {
                         let pair = load16(s + 2 * j)
-                        let (a, b) = (pair.evenHalf, pair.oddHalf)
-                        store8(a, out0 + j)
-                        store8(a + b, out1 + j)
-                        store8(a - b, out2 + j)
-                        store8(-b, out3 + j)
+                        storeGradientRow(pair.evenHalf, pair.oddHalf, out0 + j, stride: stride)
                         j += 8
                     }
                     if j + 4 <= tx {
                         let pair = load8(s + 2 * j)
-                        let (a, b) = (pair.evenHalf, pair.oddHalf)
-                        store4(a, out0 + j)
-                        store4(a + b, out1 + j)
-                        store4(a - b, out2 + j)
-                        store4(-b, out3 + j)
+                        storeGradientRow(pair.evenHalf, pair.oddHalf, out0 + j, stride: stride)
                         j += 4
                     }
                     while j < tx {
@@ -445,6 +429,24 @@ enum Winograd {
     }
 
     // MARK: Vector loads and stores (unaligned)
+
+    /// Bᵀ along a row for a vector of tiles, (e0 − e2, e1 + e2, e2 − e1, e1 − e3), to `out` + k·stride.
+    @inline(__always)
+    private static func storeInputRow<V: SIMD>(_ e0: V, _ e1: V, _ e2: V, _ e3: V, _ out: UnsafeMutablePointer<Float>,
+                                               stride: Int) where V.Scalar == Float {
+        store(e0 - e2, out); store(e1 + e2, out + stride); store(e2 - e1, out + 2 * stride); store(e1 - e3, out + 3 * stride)
+    }
+
+    /// A along a row for a vector of tiles, (a, a + b, a − b, −b), to `out` + k·stride.
+    @inline(__always)
+    private static func storeGradientRow<V: SIMD>(_ a: V, _ b: V, _ out: UnsafeMutablePointer<Float>, stride: Int)
+        where V.Scalar == Float {
+        store(a, out); store(a + b, out + stride); store(a - b, out + 2 * stride); store(V() - b, out + 3 * stride)
+    }
+
+    @inline(__always) static func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
 
     @inline(__always) static func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
