@@ -34,8 +34,11 @@ public final class Storage: @unchecked Sendable {
     /// Counts in-place writes through ``Tensor/withMutableValues(_:)`` (optimizer steps, loading),
     /// so values derived from this storage know when they are stale.
     private(set) var version = 0
-    private let derivedLock = NSLock()
     private var derivedValues: [String: (version: Int, value: Storage)] = [:]
+    /// One lock for every storage's derived values: they are looked up once per layer call, and a
+    /// lock per storage would cost an allocation for every tensor an op makes.
+    private static let derivedLock = NSLock()
+    private var derivedLock: NSLock { Self.derivedLock }
 
     func markMutated() {
         derivedLock.lock()
