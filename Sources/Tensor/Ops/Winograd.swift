@@ -260,7 +260,7 @@ enum Winograd {
                 var j = 0
                 while j + 8 <= w {
                     let (a, b, c, d) = (load8(d0 + j), load8(d1 + j), load8(d2 + j), load8(d3 + j))
-                    store8(a - c, t0 + j + 1); store8(b + c, t1 + j + 1); store8(c - b, t2 + j + 1); store8(b - d, t3 + j + 1)
+                    store(a - c, t0 + j + 1); store(b + c, t1 + j + 1); store(c - b, t2 + j + 1); store(b - d, t3 + j + 1)
                     j += 8
                 }
                 while j < w {
@@ -325,7 +325,7 @@ enum Winograd {
                 var j = 0
                 while j + 8 <= w {
                     let (a, b) = (load8(top + j), load8(bottom + j))
-                    store8(a, s0 + j); store8(a + b, s1 + j); store8(a - b, s2 + j); store8(-b, s3 + j)
+                    store(a, s0 + j); store(a + b, s1 + j); store(a - b, s2 + j); store(-b, s3 + j)
                     j += 8
                 }
                 while j < w {
@@ -454,14 +454,6 @@ enum Winograd {
 
     @inline(__always) static func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    @inline(__always) static func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
-    }
-
-    @inline(__always) static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
     /// p[2i] = even[i], p[2i + 1] = odd[i] for the eight lanes.

@@ -116,9 +116,11 @@ extension Winograd {
         // Six padded rows of Bᵀ d: column j holds input column j − 1; tile j reads 4j … 4j+5
         // (eight tiles read 36 columns from 4j: two spare zero columns).
         let width = 4 * tx + 4
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 6 * width)
+        // The six rows, then a row of zeros that stands in for input rows outside the image.
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 6 * width + w)
         defer { buffer.deallocate() }
-        buffer.initialize(repeating: 0, count: 6 * width)
+        buffer.initialize(repeating: 0, count: 6 * width + w)
+        let zeros = buffer + 6 * width
         let t = (buffer + 1, buffer + 1 + width, buffer + 1 + 2 * width, buffer + 1 + 3 * width, buffer + 1 + 4 * width,
                  buffer + 1 + 5 * width)
         for c in channels ?? 0..<geo.ci {
@@ -126,20 +128,13 @@ extension Winograd {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = x + (image * geo.ci + c) * h * w
                 let y0 = 4 * ty - 1
-                @inline(__always) func input(_ i: Int) -> UnsafeMutablePointer<Float>? {
-                    y0 + i >= 0 && y0 + i < h ? plane + (y0 + i) * w : nil
+                @inline(__always) func input(_ i: Int) -> UnsafeMutablePointer<Float> {
+                    y0 + i >= 0 && y0 + i < h ? plane + (y0 + i) * w : zeros
                 }
-                let d = (input(0), input(1), input(2), input(3), input(4), input(5))
-                if let d0 = d.0, let d1 = d.1, let d2 = d.2, let d3 = d.3, let d4 = d.4, let d5 = d.5 {
-                    for j in 0..<w {
-                        let o = inputColumn(d0[j], d1[j], d2[j], d3[j], d4[j], d5[j])
-                        t.0[j] = o.0; t.1[j] = o.1; t.2[j] = o.2; t.3[j] = o.3; t.4[j] = o.4; t.5[j] = o.5
-                    }
-                } else {
-                    for j in 0..<w {
-                        let o = inputColumn(d.0?[j] ?? 0, d.1?[j] ?? 0, d.2?[j] ?? 0, d.3?[j] ?? 0, d.4?[j] ?? 0, d.5?[j] ?? 0)
-                        t.0[j] = o.0; t.1[j] = o.1; t.2[j] = o.2; t.3[j] = o.3; t.4[j] = o.4; t.5[j] = o.5
-                    }
+                let (d0, d1, d2, d3, d4, d5) = (input(0), input(1), input(2), input(3), input(4), input(5))
+                for j in 0..<w {
+                    let o = inputColumn(d0[j], d1[j], d2[j], d3[j], d4[j], d5[j])
+                    t.0[j] = o.0; t.1[j] = o.1; t.2[j] = o.2; t.3[j] = o.3; t.4[j] = o.4; t.5[j] = o.5
                 }
                 let base = v + c * p + r * tx
                 for a in 0..<6 {
@@ -150,8 +145,8 @@ extension Winograd {
                         let (q0, q1, q2, q3) = everyFourth(e + 4 * j)
                         let (q4, q5, _, _) = everyFourth(e + 4 * j + 4)
                         let o = inputColumn(q0, q1, q2, q3, q4, q5)
-                        store8(o.0, out + j); store8(o.1, out + stride + j); store8(o.2, out + 2 * stride + j)
-                        store8(o.3, out + 3 * stride + j); store8(o.4, out + 4 * stride + j); store8(o.5, out + 5 * stride + j)
+                        store(o.0, out + j); store(o.1, out + stride + j); store(o.2, out + 2 * stride + j)
+                        store(o.3, out + 3 * stride + j); store(o.4, out + 4 * stride + j); store(o.5, out + 5 * stride + j)
                         j += 8
                     }
                     while j < tx {
@@ -174,20 +169,22 @@ extension Winograd {
         let p = rows.count * tx
         let stride = co * p
         let width = 4 * tx  // beyond w stays 0
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 6 * width)
+        // The six rows, then a row of zeros for gradient rows below the image.
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 6 * width + w)
         defer { buffer.deallocate() }
-        buffer.initialize(repeating: 0, count: 6 * width)
+        buffer.initialize(repeating: 0, count: 6 * width + w)
+        let zeros = buffer + 6 * width
         let s = (buffer, buffer + width, buffer + 2 * width, buffer + 3 * width, buffer + 4 * width, buffer + 5 * width)
         for c in channels ?? 0..<co {
             for (r, row) in rows.enumerated() {
                 let (image, ty) = (row / tiling.tilesY, row % tiling.tilesY)
                 let plane = g + (image * co + c) * h * w
-                @inline(__always) func input(_ i: Int) -> UnsafeMutablePointer<Float>? {
-                    4 * ty + i < h ? plane + (4 * ty + i) * w : nil
+                @inline(__always) func input(_ i: Int) -> UnsafeMutablePointer<Float> {
+                    4 * ty + i < h ? plane + (4 * ty + i) * w : zeros
                 }
-                let d = (input(0), input(1), input(2), input(3))
+                let (d0, d1, d2, d3) = (input(0), input(1), input(2), input(3))
                 for j in 0..<w {
-                    let o = gradientColumn(d.0?[j] ?? 0, d.1?[j] ?? 0, d.2?[j] ?? 0, d.3?[j] ?? 0)
+                    let o = gradientColumn(d0[j], d1[j], d2[j], d3[j])
                     s.0[j] = o.0; s.1[j] = o.1; s.2[j] = o.2; s.3[j] = o.3; s.4[j] = o.4; s.5[j] = o.5
                 }
                 let base = yhat + c * p + r * tx
@@ -197,10 +194,10 @@ extension Winograd {
                     var j = 0
                     while j + 8 <= tx {
                         let (y0, y1, y2, y3) = everyFourth(e + 4 * j)
-                        store8(y0, out + j); store8(y0 + y1 + y2 + y3, out + stride + j)
-                        store8(y0 - y1 + y2 - y3, out + 2 * stride + j)
-                        store8(y0 + 2 * y1 + 4 * y2 + 8 * y3, out + 3 * stride + j)
-                        store8(y0 - 2 * y1 + 4 * y2 - 8 * y3, out + 4 * stride + j); store8(y3, out + 5 * stride + j)
+                        store(y0, out + j); store(y0 + y1 + y2 + y3, out + stride + j)
+                        store(y0 - y1 + y2 - y3, out + 2 * stride + j)
+                        store(y0 + 2 * y1 + 4 * y2 + 8 * y3, out + 3 * stride + j)
+                        store(y0 - 2 * y1 + 4 * y2 - 8 * y3, out + 4 * stride + j); store(y3, out + 5 * stride + j)
                         j += 8
                     }
                     while j < tx {
