@@ -85,6 +85,10 @@ public final class FollowerData {
         /// (B) targets and mask (0 where unknown).
         public let reached: Tensor
         public let reachedMask: Tensor
+        /// (B, 8): the robot's proprioception (scaled) when the goal frame and the next one were
+        /// taken, and the mask (0 where the plan frames are not this episode's own frames).
+        public let hands: Tensor
+        public let handMask: Tensor
     }
 
     /// Augmentation: the camera frame shifted by up to `shift` pixels; goal frames shifted by one
@@ -101,6 +105,7 @@ public final class FollowerData {
         let r = config.resolution, p = config.planResolution, h = config.chunk
         var frames: [Float] = [], goals: [Float] = [], proprioception: [Float] = []
         var actions: [Float] = [], actionMask: [Float] = [], reached: [Float] = [], reachedMask: [Float] = []
+        var hands: [Float] = [], handMask: [Float] = []
         frames.reserveCapacity(size * 3 * r * r)
         goals.reserveCapacity(size * 6 * p * p)
         for _ in 0..<size {
@@ -113,7 +118,7 @@ public final class FollowerData {
             }
             let episode = episodes[e]
             let t = pick
-            let (goal, next, reachedTarget) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
+            let (goal, next, reachedTarget, shown) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
             frames += Self.shifted(episode.frames[t].planarSigned(), side: r, by: augmentation.shift, rng: &rng)
             for image in [goal, next] {
                 var values = Self.shifted(image.planarSigned(), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
@@ -132,25 +137,37 @@ public final class FollowerData {
             }
             reached.append(reachedTarget ?? 0)
             reachedMask.append(reachedTarget == nil ? 0 : 1)
+            if let shown {
+                hands += FollowerInput.proprioception(episode.proprioception[shown.goal]) + FollowerInput.proprioception(episode.proprioception[shown.next])
+                handMask += [Float](repeating: 1, count: 8)
+            } else {
+                hands += [Float](repeating: 0, count: 8)
+                handMask += [Float](repeating: 0, count: 8)
+            }
         }
         return Batch(frames: Tensor(shape: [size, 3, r, r], values: frames), goals: Tensor(shape: [size, 6, p, p], values: goals),
                      proprioception: Tensor(shape: [size, 4], values: proprioception),
                      actions: Tensor(shape: [size, h, 4], values: actions), actionMask: Tensor(shape: [size, h, 4], values: actionMask),
-                     reached: Tensor(shape: [size], values: reached), reachedMask: Tensor(shape: [size], values: reachedMask))
+                     reached: Tensor(shape: [size], values: reached), reachedMask: Tensor(shape: [size], values: reachedMask),
+                     hands: Tensor(shape: [size, 8], values: hands), handMask: Tensor(shape: [size, 8], values: handMask))
     }
 
-    /// The goal frame, the plan frame after it, and whether the goal counts as reached (nil: unknown).
+    /// The goal frame, the plan frame after it, whether the goal counts as reached (nil: unknown),
+    /// and the steps of this episode the two frames show (nil: frames of another rollout).
     private func goalFrames(_ episode: Episode, at t: Int, augmentation: Augmentation, rng: inout SeededRNG)
-        -> (RGBImage, RGBImage, Float?)
+        -> (RGBImage, RGBImage, Float?, (goal: Int, next: Int)?)
     {
         if let goals = episode.goals, let plan = episode.plans.last(where: { $0.step <= t }) {
             let k = min(goals[t], plan.frames.count - 1)
             var reached: Float?
+            var shown: (Int, Int)?
             if episode.pacedGoals {
+                // The plan model drew these frames from this episode's own: its hand is the target to read.
                 let indices = EpisodeRecord.planIndices(start: plan.step, frameCount: episode.frames.count, futureFrames: plan.frames.count - 1)
                 reached = indices[k] - t <= 1 ? 1 : 0
+                shown = (indices[k], indices[min(k + 1, plan.frames.count - 1)])
             }
-            return (plan.frames[k], plan.frames[min(k + 1, plan.frames.count - 1)], reached)
+            return (plan.frames[k], plan.frames[min(k + 1, plan.frames.count - 1)], reached, shown)
         }
         // Hindsight: a plan made at step s ≤ t, cut like the plan model's clips.
         let s = Int(rng.next() % UInt64(t + 1))
@@ -161,7 +178,8 @@ public final class FollowerData {
             k -= 1
             isReached = 1
         }
-        return (episode.small[indices[k]], episode.small[indices[min(k + 1, futureFrames)]], isReached)
+        let next = indices[min(k + 1, futureFrames)]
+        return (episode.small[indices[k]], episode.small[next], isReached, (indices[k], next))
     }
 
     /// The frame moved by a random whole number of pixels (edges repeated).

@@ -12,13 +12,31 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     /// Channels of the first convolution (the second and third have twice as many).
     public var width = 32
     public var hidden = 256
+    /// Reads the hand of the pursued plan frame and the next one with a ``HandEstimator`` and gives
+    /// the estimates (and their difference to the robot's own hand) to the policy.
+    public var handEstimate = true
 
-    public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256) {
+    public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256,
+                handEstimate: Bool = true) {
         self.resolution = resolution
         self.planResolution = planResolution
         self.chunk = chunk
         self.width = width
         self.hidden = hidden
+        self.handEstimate = handEstimate
+    }
+
+    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate }
+
+    public init(from decoder: any Decoder) throws {
+        // Followers saved before the hand estimator existed have none.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        resolution = try c.decode(Int.self, forKey: .resolution)
+        planResolution = try c.decode(Int.self, forKey: .planResolution)
+        chunk = try c.decode(Int.self, forKey: .chunk)
+        width = try c.decode(Int.self, forKey: .width)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        handEstimate = try c.decodeIfPresent(Bool.self, forKey: .handEstimate) ?? false
     }
 
     /// A small configuration for tests.
@@ -37,7 +55,10 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
 /// Input: the current camera frame, the plan frame pursued and the one after it (both on the
 /// frame's channels, early fusion, so differences are seen pixel by pixel), and the robot's
 /// proprioception. Convolutions → spatial soft-argmax keypoints → MLP → an action chunk
-/// (chunk × 4, tanh) and the logit of "this goal frame is reached".
+/// (chunk × 4, tanh) and the logit of "this goal frame is reached". With ``FollowerConfig/handEstimate``
+/// a ``HandEstimator`` reads the hand in both plan frames; its estimates (not its gradients: it
+/// learns from proprioception labels alone) join the MLP's input with their difference to the
+/// robot's own hand.
 public final class FollowerNet: Module {
     public let config: FollowerConfig
     let conv1: Conv2d
@@ -50,6 +71,7 @@ public final class FollowerNet: Module {
     let fc2: Linear
     let actionHead: Linear
     let reachedHead: Linear
+    let hand: HandEstimator?
 
     public init(config: FollowerConfig, seed: UInt64 = 0) throws {
         try config.validate()
@@ -61,29 +83,38 @@ public final class FollowerNet: Module {
         conv2 = Conv2d(w, 2 * w, kernel: 3, stride: 2, rng: &rng)
         norm2 = GroupNorm(groups: min(8, 2 * w), channels: 2 * w)
         conv3 = Conv2d(2 * w, 2 * w, kernel: 3, stride: 1, rng: &rng)
-        fc1 = Linear(4 * w + 4, config.hidden, rng: &rng)
+        fc1 = Linear(4 * w + 4 + (config.handEstimate ? 12 : 0), config.hidden, rng: &rng)
         fc2 = Linear(config.hidden, config.hidden, rng: &rng)
         actionHead = Linear(config.hidden, config.chunk * 4, rng: &rng)
         reachedHead = Linear(config.hidden, 1, rng: &rng)
+        hand = config.handEstimate ? HandEstimator(width: max(8, w / 2), hidden: config.hidden / 2, rng: &rng) : nil
     }
 
     /// - Parameters:
     ///   - frame: (B, 3, R, R) in [−1, 1].
     ///   - goals: (B, 6, P, P) in [−1, 1]: the goal frame and the next plan frame.
     ///   - proprioception: (B, 4), normalised by ``FollowerInput/proprioception(_:)``.
-    /// - Returns: actions (B, chunk, 4) in [−1, 1] and reached logits (B).
-    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor) -> (actions: Tensor, reached: Tensor) {
+    /// - Returns: actions (B, chunk, 4) in [−1, 1], reached logits (B), and with a hand estimator the
+    ///   hands it reads in the goal frame and the next one (B, 8), else nil.
+    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor) -> (actions: Tensor, reached: Tensor, hands: Tensor?) {
         let b = frame.shape[0]
+        // (B, 6, P, P) is, in memory, (2B, 3, P, P): each sample's goal frame, then its next frame.
+        let hands = hand.map { $0(goals.reshaped([2 * b, 3, config.planResolution, config.planResolution])).reshaped([b, 8]) }
         let upsampled = config.resolution == config.planResolution ? goals : goals.upsampleNearest2x()
         var x = Tensor.concat([frame, upsampled], axis: 1)  // (B, 9, R, R)
         x = norm1(conv1(x)).relu()  // (B, w, R/2, R/2)
         x = norm2(conv2(x)).relu()  // (B, 2w, R/4, R/4)
         x = keypoints(conv3(x))  // (B, 4w): (x, y) of 2w keypoints
         var h = Tensor.concat([x, proprioception], axis: 1)  // (B, 4w + 4)
+        if let hands {
+            let estimates = hands.detached()
+            let goalHand = estimates.slice(axis: 1, start: 0, length: 4)
+            h = Tensor.concat([h, estimates, goalHand - proprioception], axis: 1)  // (B, 4w + 16)
+        }
         h = fc1(h).relu()
         h = fc2(h).relu()
         let actions = actionHead(h).tanh().reshaped([b, config.chunk, 4])
-        return (actions, reachedHead(h).reshaped([b]))
+        return (actions, reachedHead(h).reshaped([b]), hands)
     }
 }
 
@@ -91,8 +122,11 @@ public final class FollowerNet: Module {
 public enum FollowerInput {
     /// Hand position (metres, about ±0.4) scaled to about ±1.6, gripper opening 0…1 to −1…1.
     public static func proprioception(_ p: [Float]) -> [Float] {
-        [p[0] * 4, p[1] * 4, p[2] * 4, (p.count > 3 ? p[3] : 1) * 2 - 1]
+        [p[0] * positionScale, p[1] * positionScale, p[2] * positionScale, (p.count > 3 ? p[3] : 1) * 2 - 1]
     }
+
+    /// Scaled units per metre of hand position.
+    public static let positionScale: Float = 4
 }
 
 public struct ControlError: Error, CustomStringConvertible, Sendable {

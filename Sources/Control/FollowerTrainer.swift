@@ -10,6 +10,8 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
     public var gradientClip: Float = 1
     /// Weight of the "goal reached" loss next to the action loss.
     public var reachedWeight: Float = 0.5
+    /// Weight of the hand estimator's loss (its own parameters only: its estimates enter the policy detached).
+    public var handWeight: Float = 1
     public var augmentation = FollowerData.Augmentation()
     public var seed: UInt64 = 0
     /// The saved follower is the exponential moving average of the weights (steadier than the last step).
@@ -21,7 +23,8 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case batchSize, learningRate, weightDecay, gradientClip, reachedWeight, augmentation, seed, emaDecay, finalLearningRate, totalSteps
+        case batchSize, learningRate, weightDecay, gradientClip, reachedWeight, handWeight, augmentation, seed, emaDecay, finalLearningRate,
+             totalSteps
     }
 
     public init(from decoder: any Decoder) throws {
@@ -32,6 +35,7 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
         weightDecay = try c.decode(Float.self, forKey: .weightDecay)
         gradientClip = try c.decode(Float.self, forKey: .gradientClip)
         reachedWeight = try c.decode(Float.self, forKey: .reachedWeight)
+        handWeight = try c.decodeIfPresent(Float.self, forKey: .handWeight) ?? 1
         augmentation = try c.decode(FollowerData.Augmentation.self, forKey: .augmentation)
         seed = try c.decode(UInt64.self, forKey: .seed)
         emaDecay = try c.decodeIfPresent(Float.self, forKey: .emaDecay) ?? 0
@@ -47,12 +51,13 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
     }
 }
 
-/// Losses of one step: the action chunk's mean squared error, the "reached" cross-entropy and
-/// how often "reached" was right.
+/// Losses of one step: the action chunk's mean squared error, the "reached" cross-entropy,
+/// how often "reached" was right, and the hand estimator's mean error in centimetres (0 without one).
 public struct FollowerLosses: Sendable {
     public var action: Float
     public var reached: Float
     public var reachedAccuracy: Float
+    public var handCentimetres: Float = 0
 }
 
 /// Trains a ``FollowerNet`` by behaviour cloning of the expert's labels on ``FollowerData``
@@ -90,13 +95,20 @@ public final class FollowerTrainer {
     public func trainStep(data: FollowerData) throws -> FollowerLosses {
         let batch = data.batch(size: options.batchSize, augmentation: options.augmentation, rng: &rng)
         net.zeroGrad()
-        let (actions, logits) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
+        let (actions, logits, hands) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
         let actionLoss = ((actions - batch.actions).square() * batch.actionMask).sum() * (1 / max(1, batch.actionMask.sum().item))
         // Binary cross-entropy with logits, only where "reached" is known.
         let perSample = logits.relu() - logits * batch.reached + ((logits.abs() * -1).exp() + 1).log()
         let known = max(1, batch.reachedMask.sum().item)
         let reachedLoss = (perSample * batch.reachedMask).sum() * (1 / known)
-        let loss = actionLoss + reachedLoss * options.reachedWeight
+        var loss = actionLoss + reachedLoss * options.reachedWeight
+        var handCentimetres: Float = 0
+        if let hands {
+            let errors = (hands - batch.hands).square() * batch.handMask
+            let handLoss = errors.sum() * (1 / max(1, batch.handMask.sum().item))
+            loss = loss + handLoss * options.handWeight
+            handCentimetres = Self.meanPositionError(errors.detached(), mask: batch.handMask)
+        }
         guard loss.item.isFinite else { throw ControlError("follower training diverged at step \(step) (loss \(loss.item))") }
         loss.backward()
         let norm = clipGradientNorm(net.parameters(), maxNorm: options.gradientClip)
@@ -108,7 +120,20 @@ public final class FollowerTrainer {
         let predicted = logits.toArray(), targets = batch.reached.toArray(), mask = batch.reachedMask.toArray()
         var right: Float = 0
         for i in predicted.indices where mask[i] > 0 && (predicted[i] > 0) == (targets[i] > 0.5) { right += 1 }
-        return FollowerLosses(action: actionLoss.item, reached: reachedLoss.item, reachedAccuracy: right / known)
+        return FollowerLosses(action: actionLoss.item, reached: reachedLoss.item, reachedAccuracy: right / known,
+                              handCentimetres: handCentimetres)
+    }
+
+    /// Mean distance between estimated and true hand positions, in centimetres, from squared
+    /// errors (B, 8) in ``FollowerInput/proprioception(_:)`` units (metres × 4).
+    static func meanPositionError(_ squaredErrors: Tensor, mask: Tensor) -> Float {
+        let e = squaredErrors.toArray(), m = mask.toArray()
+        var total: Float = 0, count: Float = 0
+        for row in stride(from: 0, to: e.count, by: 4) where m[row] > 0 {
+            total += (e[row] + e[row + 1] + e[row + 2]).squareRoot() / FollowerInput.positionScale * 100
+            count += 1
+        }
+        return count > 0 ? total / count : 0
     }
 
     // MARK: - Checkpoints

@@ -208,12 +208,14 @@ public final class EvalRunner {
         var rng = SeededRNG(seed: cells[0].seed &* 0x9E37_79B9_7F4A_7C15 ^ armCode)
         switch arms[0] {
         case "oracle":
+            let demonstrating = Date()
             let plans = try cells.enumerated().map { i, cell in
                 try Collector(environment: environments[i], resolution: follower.config.resolution,
                               planResolution: follower.config.planResolution)
                     .demonstrationPlan(task: cell.task, camera: cell.camera, seed: cell.seed)
             }
-            return try execute("oracle", cells, info, rule: .none, first: plans, planner: nil)
+            return try execute("oracle", cells, info, rule: .none, first: plans, planner: nil,
+                               planningSeconds: Date().timeIntervalSince(demonstrating) / Double(cells.count))
         case "refine+critic", "refine+critic+replan":
             let replanning = arms[0] == "refine+critic+replan"
             var made: [String: [Int]] = [:]  // episode → refinements of each of its plans
@@ -239,21 +241,27 @@ public final class EvalRunner {
             }
         default:
             // One sampling gives every iteration's plan; each is executed from the same start.
+            let sampling = Date()
             let firsts = try cells.enumerated().map { i, cell in
                 try environments[i].reset(task: cell.task, seed: cell.seed, camera: cell.camera, resolution: follower.config.resolution).frame
             }
             let plans = try planModel!.plans(observations: firsts, tasks: cells.map { info[$0.task]!.instruction },
                                              iterations: arms.count - 1, rng: &rng)
+            // Every iteration costs one sampling: iteration i's plans took i + 1 of the arms.count samplings.
+            let perSampling = Date().timeIntervalSince(sampling) / Double(arms.count * cells.count)
             return try arms.enumerated().flatMap { i, arm in
-                try execute(arm, cells, info, rule: .none, first: plans.map { $0[i] }, planner: nil)
+                try execute(arm, cells, info, rule: .none, first: plans.map { $0[i] }, planner: nil,
+                            planningSeconds: perSampling * Double(i + 1))
             }
         }
     }
 
     /// Runs episodes in lockstep: the follower decides for all acting episodes at once, and
     /// episodes that ask for a plan get theirs from one call of `planner`.
+    /// `planningSeconds`: per episode, time spent before on plans it was handed (`first`), so the
+    /// report's episodes per minute count the planning an arm needs, not only its execution.
     private func execute(_ arm: String, _ cells: [Cell], _ info: [String: TaskInfo], rule: ReplanRule, first: [VideoPlan]?,
-                         planner: (([EpisodeLoop]) throws -> [VideoPlan])?) throws -> [EpisodeResult] {
+                         planner: (([EpisodeLoop]) throws -> [VideoPlan])?, planningSeconds: Double = 0) throws -> [EpisodeResult] {
         let t0 = Date()
         let loops = try cells.enumerated().map { i, cell in
             let observation = try environments[i].reset(task: cell.task, seed: cell.seed, camera: cell.camera,
@@ -277,7 +285,7 @@ public final class EvalRunner {
                 if decision.reachedGoal { loops[i].goalReached() }
             }
         }
-        let seconds = Date().timeIntervalSince(t0) / Double(cells.count)
+        let seconds = Date().timeIntervalSince(t0) / Double(cells.count) + planningSeconds
         for loop in loops { keep(arm, loop) }
         if let savePlans, planner == nil || rule.maxReplans == 0 {
             for loop in loops {

@@ -61,6 +61,10 @@ struct FollowerLearningTests {
         let early = losses[0..<50].map(\.action).reduce(0, +) / 50
         let late = losses[550..<600].map(\.action).reduce(0, +) / 50
         #expect(late < early * 0.5, "action loss went from \(early) to \(late)")
+        // The hand estimator learns to read the plan frames' hand from proprioception labels.
+        let handEarly = losses[0..<50].map(\.handCentimetres).reduce(0, +) / 50
+        let handLate = losses[550..<600].map(\.handCentimetres).reduce(0, +) / 50
+        #expect(handLate < handEarly * 0.7, "hand error went from \(handEarly) cm to \(handLate) cm")
         #expect(after > before, "successes before training \(before)/10, after \(after)/10")
     }
 
@@ -92,5 +96,16 @@ struct FollowerLearningTests {
         // And the environment protocol offers no expert: only environments that are demonstrable do.
         let environment: any Environment = TabletopEnvironment()
         #expect(Mirror(reflecting: environment).children.allSatisfy { !($0.value is any Demonstrator) })
+    }
+
+    @Test("a follower saved before the hand estimator existed loads without one; new followers have one")
+    func configurationsWithoutHandEstimator() throws {
+        let old = #"{"resolution":64,"planResolution":32,"chunk":4,"width":32,"hidden":256}"#
+        let config = try JSONDecoder().decode(FollowerConfig.self, from: Data(old.utf8))
+        #expect(!config.handEstimate)
+        #expect(try FollowerNet(config: config).hand == nil)
+        #expect(try FollowerNet(config: FollowerConfig()).hand != nil)
+        let roundTrip = try JSONDecoder().decode(FollowerConfig.self, from: JSONEncoder().encode(FollowerConfig.micro))
+        #expect(roundTrip == .micro)
     }
 }
