@@ -5,10 +5,10 @@ import Tensor
 /// ``FollowerInput/proprioception(_:)``.
 ///
 /// Why: a plan frame shows *where the hand should be*, but the follower's own proprioception is a
-/// number. Estimating the plan frame's hand in the same units gives the follower an explicit
-/// target and lets it judge "this plan frame is reached" by a distance, not by pixels alone — the
-/// follower used to move on to the next frame before it had come down onto a handle. The labels
-/// are free: every frame `collect` records comes with the robot's own proprioception.
+/// number. Estimating the plan frame's hand in the same units gives the follower's policy an
+/// explicit target beside the pixels. On 32 px plan frames it is off by about 3 cm, too coarse to
+/// decide alone when a plan frame is reached (measured in docs/control.md), so it is an input only.
+/// The labels are free: every frame `collect` records comes with the robot's own proprioception.
 public final class HandEstimator: Module {
     let conv1: Conv2d
     let norm1: GroupNorm
