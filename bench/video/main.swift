@@ -1,6 +1,7 @@
 // Plan model speed (not a test), at the default configuration: one training step, a plan with
 // 10 and 20 DDIM steps, one refinement iteration. Reference in the same run: one forward pass.
 // Run: swift run -c release bench-video [--batch 8] [--out bench/results/video.json]
+// Profiling: --plan-only (sampling only), --profile-forward N (N batch-1 forwards, e.g. under perf record).
 import Foundation
 import NN
 import Tensor
@@ -39,6 +40,11 @@ let noisy = Tensor.randn([1, config.futureFrames, 3, r, r], rng: &rng)
 let forward = median((0..<repeats * 2).map { _ in
     seconds { _ = withoutGrad { model(noisy: noisy, observation: observation, selfCondition: nil, timesteps: [50], tasks: [1], feedback: [0]) } }
 })
+if let loops = arguments.firstIndex(of: "--profile-forward").map({ Int(arguments[$0 + 1])! }) {  // for perf: batch-1 forwards only
+    for _ in 0..<loops { _ = withoutGrad { model(noisy: noisy, observation: observation, selfCondition: nil, timesteps: [50], tasks: [1], feedback: [0]) } }
+    print(String(format: "forward batch 1: %.4f s (median)", forward))
+    exit(0)
+}
 var results: [String: Double] = ["forward_batch1_seconds": forward]
 for steps in [10, 20] {
     let sampler = PlanSampler(model: model, steps: steps)

@@ -2,6 +2,13 @@
 //
 // x (B, F, Ci, S…), weight (Co, Ci, k), bias (Co) → (B, F, Co, S…), zero-padded to keep F
 // ("same" padding, k odd). For each frame f:  out[f] = Σ_j W_j · x[f + j − k/2], W_j = weight[:, :, j].
+//
+// The frames a tap reads are consecutive in memory (frame-major layout), so the k taps of one
+// output frame are one product with the taps stacked: out[f] = [W_0 … W_{k−1}] · [x[f−k/2]; …; x[f+k/2]]
+// with inner dimension k·Ci, instead of k products that each re-read and re-write out[f]. At the
+// first and last frames the taps that fall outside the clip are left off the ends of the stack.
+// The input gradient is the same product with the taps flipped and transposed, and the weight
+// gradient one product per frame into the stacked (Co, k·Ci) gradient.
 
 extension Tensor {
     public static func temporalConv(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
@@ -10,68 +17,29 @@ extension Tensor {
         let (b, f, ci) = (x.shape[0], x.shape[1], x.shape[2])
         let s = x.shape[3...].reduce(1, *)
         let (co, k) = (weight.shape[0], weight.shape[2])
-        let half = k / 2
         if let bias { precondition(bias.shape == [co], "temporalConv: bias \(bias.shape) for \(co) channels") }
-        // Taps as contiguous (Co, Ci) matrices: (Co, Ci, k) → (k, Co, Ci)
-        let taps = weight.detached().permuted([2, 0, 1])
+        let clip = FrameStack(frames: f, taps: k)
+        // Stacked taps (Co, k·Ci): row o is [W_0[o, :], W_1[o, :], …].
+        let stacked = weight.detached().permuted([0, 2, 1])
         let out = Tensor.empty([b, f, co] + Array(x.shape[3...]))
-        let px = SharedPointer(x.storage.pointer), pt = SharedPointer(taps.storage.pointer)
-        let po = SharedPointer(out.storage.pointer)
-        let pb = bias.map { SharedPointer($0.storage.pointer) }
-        forEachFrame(b * f) { frames, gemm in
-            for bf in frames {
-                let (bi, fi) = (bf / f, bf % f)
-                let o = po + bf * co * s
-                var first = true
-                for j in 0..<k {
-                    let src = fi + j - half
-                    guard src >= 0 && src < f else { continue }
-                    gemm(false, false, co, s, ci, pt + j * co * ci, ci, px + (bi * f + src) * ci * s, s, first ? 0 : 1, o, s)
-                    first = false
-                }
-                if first { o.update(repeating: 0, count: co * s) }
-                if let pb { for c in 0..<co { let v = pb[c]; for j in 0..<s { o[c * s + j] += v } } }
-            }
-        }
+        clip.convolve(x.storage.pointer, channels: ci, clips: b, positions: s, taps: stacked.storage.pointer, outChannels: co,
+                      bias: bias?.storage.pointer, into: out.storage.pointer)
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        return result(out, inputs: inputs) { [taps] g in
-            withExtendedLifetime(taps) {}  // pt points into it
-            let pg = SharedPointer(g.storage.pointer)
+        return result(out, inputs: inputs) { g in
+            let pg = g.storage.pointer
             if x.requiresGrad {
-                // gx[f'] = Σ_j W_jᵀ · g[f' − j + k/2]
+                // gx[f] = Σ_j W_{k−1−j}ᵀ · g[f + j − k/2]: the forward product with flipped, transposed taps.
+                let flipped = Tensor.empty([ci, k * co])
+                let (pw, pf) = (weight.storage.pointer, flipped.storage.pointer)
+                for i in 0..<ci { for j in 0..<k { for o in 0..<co { pf[(i * k + j) * co + o] = pw[(o * ci + i) * k + (k - 1 - j)] } } }
                 let gx = Tensor.empty(x.shape)
-                let pgx = SharedPointer(gx.storage.pointer)
-                forEachFrame(b * f) { frames, gemm in
-                    for bf in frames {
-                        let (bi, fi) = (bf / f, bf % f)
-                        let d = pgx + bf * ci * s
-                        var first = true
-                        for j in 0..<k {
-                            let dst = fi - j + half
-                            guard dst >= 0 && dst < f else { continue }
-                            gemm(true, false, ci, s, co, pt + j * co * ci, ci, pg + (bi * f + dst) * co * s, s,
-                                 first ? 0 : 1, d, s)
-                            first = false
-                        }
-                        if first { d.update(repeating: 0, count: ci * s) }
-                    }
-                }
+                clip.convolve(pg, channels: co, clips: b, positions: s, taps: pf, outChannels: ci, bias: nil,
+                              into: gx.storage.pointer)
                 x.accumulateGrad(gx)
             }
             if weight.requiresGrad {
-                // gW_j = Σ_{b,f} g[f] · x[f + j − k/2]ᵀ, gathered as (k, Co, Ci) then put back to (Co, Ci, k)
-                let gTaps = Tensor.zeros([k, co, ci])
-                let pgt = gTaps.storage.pointer
-                for bf in 0..<(b * f) {
-                    let (bi, fi) = (bf / f, bf % f)
-                    for j in 0..<k {
-                        let src = fi + j - half
-                        guard src >= 0 && src < f else { continue }
-                        BLAS.parallelSgemm(transB: true, m: co, n: ci, k: s, a: pg + bf * co * s, lda: s,
-                                   b: px + (bi * f + src) * ci * s, ldb: s, beta: 1, c: pgt + j * co * ci, ldc: ci)
-                    }
-                }
-                weight.accumulateGrad(gTaps.permuted([1, 2, 0]))
+                let gStacked = clip.tapGradient(g: pg, outChannels: co, x: x.storage.pointer, channels: ci, clips: b, positions: s)
+                weight.accumulateGrad(gStacked.reshaped([co, k, ci]).permuted([0, 2, 1]))
             }
             if let bias, bias.requiresGrad {
                 let gb = Tensor.zeros([co])
@@ -81,31 +49,87 @@ extension Tensor {
             }
         }
     }
+}
 
-    typealias Gemm = (Bool, Bool, Int, Int, Int, UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>, Int,
-                      Float, UnsafeMutablePointer<Float>, Int) -> Void
+/// Which taps of a k-tap kernel each frame of an F-frame clip uses, and the products over them.
+private struct FrameStack {
+    let frames: Int
+    let taps: Int
 
-    /// Splits frames across cores when there are enough of them (each product on one core);
-    /// otherwise runs them in turn, each product split across cores.
-    private static func forEachFrame(_ count: Int, _ body: (Range<Int>, Gemm) -> Void) {
-        let workers = count >= 2 * Parallelism.workers ? Parallelism.workers : 1
-        if workers <= 1 {
-            body(0..<count) { ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc in
-                BLAS.parallelSgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
-                                   c: c, ldc: ldc)
-            }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                box.value((count * w / workers)..<(count * (w + 1) / workers)) { ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc in
-                    BLAS.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
-                               c: c, ldc: ldc)
-                }
-            }
-        }
+    /// Taps j whose source frame f + j − k/2 lies in the clip (a contiguous range).
+    func validTaps(_ frame: Int) -> Range<Int> {
+        let half = taps / 2
+        return max(0, half - frame)..<min(taps, frames - frame + half)
     }
+
+    /// out[c, f] (Co, S) = A[:, taps of f] · [x[c, f + j − k/2] for those taps] (+ bias) for every clip c
+    /// and frame f, where A is (Co, k·Ci) and x is (clips, F, Ci, S). The products are spread evenly
+    /// over the cores: whole frames when there are many, column blocks of each frame otherwise
+    /// (seven frames on two cores would leave one core idle an eighth of the time).
+    func convolve(_ x: UnsafeMutablePointer<Float>, channels ci: Int, clips: Int, positions s: Int,
+                  taps a: UnsafeMutablePointer<Float>, outChannels co: Int, bias: UnsafeMutablePointer<Float>?,
+                  into out: UnsafeMutablePointer<Float>) {
+        let count = clips * frames
+        let workers = Parallelism.workers
+        let heavy = co * ci * taps * s >= 1 << 16  // per frame; below this, threads cost more than they save
+        let splits = workers > 1 && heavy && count < 4 * workers && count % workers != 0 ? workers : 1
+        let items = count * splits
+        let (px, pa, po) = (SharedPointer(x), SharedPointer(a), SharedPointer(out))
+        let pb = bias.map { SharedPointer($0) }
+        let lda = taps * ci
+        let run: @Sendable (Range<Int>) -> Void = { range in
+            for item in range {
+                let (frame, part) = (item / splits, item % splits)
+                let (clip, fi) = (frame / frames, frame % frames)
+                let (c0, c1) = (s * part / splits, s * (part + 1) / splits)
+                let o = po + frame * co * s + c0
+                let used = validTaps(fi)
+                guard !used.isEmpty else {
+                    for r in 0..<co { (o + r * s).update(repeating: pb?[r] ?? 0, count: c1 - c0) }
+                    continue
+                }
+                let first = clip * frames + fi + used.lowerBound - taps / 2  // source frame of the first used tap
+                BLAS.sgemm(m: co, n: c1 - c0, k: used.count * ci, a: pa + used.lowerBound * ci, lda: lda,
+                           b: px + first * ci * s + c0, ldb: s, c: o, ldc: s)
+                if let pb { for r in 0..<co { addScalar(pb[r], to: o + r * s, count: c1 - c0) } }
+            }
+        }
+        let share = workers > 1 && heavy && items >= workers ? workers : 1
+        if share == 1 { return run(0..<items) }
+        DispatchQueue.concurrentPerform(iterations: share) { w in run((items * w / share)..<(items * (w + 1) / share)) }
+    }
+
+    /// The weight gradient in stacked form (Co, k·Ci): Σ over clips and frames of g[f] · [x[f + j − k/2]]ᵀ,
+    /// each worker summing its frames into its own part.
+    func tapGradient(g: UnsafeMutablePointer<Float>, outChannels co: Int, x: UnsafeMutablePointer<Float>, channels ci: Int,
+                     clips: Int, positions s: Int) -> Tensor {
+        let count = clips * frames
+        let width = taps * ci
+        let share = Parallelism.workers > 1 && count >= Parallelism.workers && co * width * s >= 1 << 16 ? Parallelism.workers : 1
+        let parts = (0..<share).map { _ in Tensor.zeros([co, width]) }
+        let (pg, px) = (SharedPointer(g), SharedPointer(x))
+        let pointers = parts.map { SharedPointer($0.storage.pointer) }
+        let run: @Sendable (Int) -> Void = { w in
+            for frame in (count * w / share)..<(count * (w + 1) / share) {
+                let (clip, fi) = (frame / frames, frame % frames)
+                let used = validTaps(fi)
+                guard !used.isEmpty else { continue }
+                let first = clip * frames + fi + used.lowerBound - taps / 2
+                BLAS.sgemm(transB: true, m: co, n: used.count * ci, k: s, a: pg + frame * co * s, lda: s,
+                           b: px + first * ci * s, ldb: s, beta: 1, c: pointers[w] + used.lowerBound * ci, ldc: width)
+            }
+        }
+        if share == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: share, execute: run) }
+        let total = parts[0].storage.pointer
+        for part in parts.dropFirst() { for i in 0..<(co * width) { total[i] += part.storage.pointer[i] } }
+        return parts[0]
+    }
+}
+
+@inline(__always)
+private func addScalar(_ value: Float, to p: UnsafeMutablePointer<Float>, count: Int) {
+    guard value != 0 else { return }
+    for i in 0..<count { p[i] += value }
 }
 
 import Dispatch
