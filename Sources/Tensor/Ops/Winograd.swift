@@ -64,7 +64,19 @@ enum Winograd {
             // as large as 8 MB, was slower for the plan model: its transforms fell out of L2.)
             let rows = geo.n * tilesY
             let byBudget = Winograd.budget / max(1, perTile * tilesX)
-            rowsPerChunk = max(1, min(rows, max(byBudget, (256 + tilesX - 1) / tilesX)))
+            let size = max(1, min(rows, max(byBudget, (256 + tilesX - 1) / tilesX)))
+            rowsPerChunk = Self.balanced(rows: rows, size: size, workers: Parallelism.workers)
+        }
+
+        /// Chunks are shared out whole to the cores: 7 chunks on 2 cores keep one core idle for
+        /// one chunk in eight. Where there are at least as many chunks as cores, the chunk size
+        /// is evened out so that each core gets the same number of tile rows (give or take one chunk
+        /// row), slightly smaller chunks rather than an idle core.
+        static func balanced(rows: Int, size: Int, workers: Int) -> Int {
+            let chunks = (rows + size - 1) / size
+            guard workers > 1, chunks >= workers else { return size }
+            let even = (chunks + workers - 1) / workers * workers
+            return max(1, (rows + even - 1) / even)
         }
         /// Transform positions ξ, one sgemm each.
         var positions: Int { (m + 2) * (m + 2) }
