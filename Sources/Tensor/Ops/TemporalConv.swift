@@ -83,11 +83,7 @@ private struct FrameStack {
                 let (clip, fi) = (frame / frames, frame % frames)
                 let (c0, c1) = (s * part / splits, s * (part + 1) / splits)
                 let o = po + frame * co * s + c0
-                let used = validTaps(fi)
-                guard !used.isEmpty else {
-                    for r in 0..<co { (o + r * s).update(repeating: pb?[r] ?? 0, count: c1 - c0) }
-                    continue
-                }
+                let used = validTaps(fi)  // never empty: k is odd, so the centre tap reads frame f itself
                 let first = clip * frames + fi + used.lowerBound - taps / 2  // source frame of the first used tap
                 BLAS.sgemm(m: co, n: c1 - c0, k: used.count * ci, a: pa + used.lowerBound * ci, lda: lda,
                            b: px + first * ci * s + c0, ldb: s, c: o, ldc: s)
@@ -113,7 +109,6 @@ private struct FrameStack {
             for frame in (count * w / share)..<(count * (w + 1) / share) {
                 let (clip, fi) = (frame / frames, frame % frames)
                 let used = validTaps(fi)
-                guard !used.isEmpty else { continue }
                 let first = clip * frames + fi + used.lowerBound - taps / 2
                 BLAS.sgemm(transB: true, m: co, n: used.count * ci, k: s, a: pg + frame * co * s, lda: s,
                            b: px + first * ci * s, ldb: s, beta: 1, c: pointers[w] + used.lowerBound * ci, ldc: width)
