@@ -39,7 +39,7 @@ enum BLAS {
         }
         let (pa, pb, pc) = (SharedPointer(a), SharedPointer(b), SharedPointer(c))
         let splitRows = m >= n
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        forkJoin(iterations: workers) { w in
             if splitRows {
                 // Rows i0..<i1 of C come from rows i0..<i1 of op(A).
                 let (i0, i1) = (m * w / workers, m * (w + 1) / workers)

@@ -24,13 +24,8 @@ func parallelFor(_ count: Int, minimumPerWorker: Int = 32_768, _ body: (Range<In
         body(0..<count)
         return
     }
-    withoutActuallyEscaping(body) { body in
-        let box = UnsafeSendableBox(body)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let start = count * w / workers
-            let end = count * (w + 1) / workers
-            box.value(start..<end)
-        }
+    forkJoin(iterations: workers) { w in
+        body((count * w / workers)..<(count * (w + 1) / workers))
     }
 }
 

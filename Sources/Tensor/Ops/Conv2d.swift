@@ -215,15 +215,12 @@ extension Tensor {
             body(0, pieces, Parallelism.workers > 1)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                if byImage {
-                    let images = (geo.n * w / workers)..<(geo.n * (w + 1) / workers)
-                    box.value(w, pieces.filter { images.contains($0.0) }, false)
-                } else {
-                    box.value(w, Array(pieces[(pieces.count * w / workers)..<(pieces.count * (w + 1) / workers)]), false)
-                }
+        forkJoin(iterations: workers) { w in
+            if byImage {
+                let images = (geo.n * w / workers)..<(geo.n * (w + 1) / workers)
+                body(w, pieces.filter { images.contains($0.0) }, false)
+            } else {
+                body(w, Array(pieces[(pieces.count * w / workers)..<(pieces.count * (w + 1) / workers)]), false)
             }
         }
     }

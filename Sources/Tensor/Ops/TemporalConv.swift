@@ -92,7 +92,7 @@ private struct FrameStack {
         }
         let share = workers > 1 && heavy && items >= workers ? workers : 1
         if share == 1 { return run(0..<items) }
-        DispatchQueue.concurrentPerform(iterations: share) { w in run((items * w / share)..<(items * (w + 1) / share)) }
+        forkJoin(iterations: share) { w in run((items * w / share)..<(items * (w + 1) / share)) }
     }
 
     /// The weight gradient in stacked form (Co, k·Ci): Σ over clips and frames of g[f] · [x[f + j − k/2]]ᵀ,
@@ -114,7 +114,7 @@ private struct FrameStack {
                            b: px + first * ci * s, ldb: s, beta: 1, c: pointers[w] + used.lowerBound * ci, ldc: width)
             }
         }
-        if share == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: share, execute: run) }
+        if share == 1 { run(0) } else { forkJoin(iterations: share, run) }
         let total = parts[0].storage.pointer
         for part in parts.dropFirst() { for i in 0..<(co * width) { total[i] += part.storage.pointer[i] } }
         return parts[0]

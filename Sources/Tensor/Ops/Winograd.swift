@@ -487,11 +487,8 @@ enum Winograd {
             body(0, 0..<chunks, workers)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                box.value(w, (chunks * w / workers)..<(chunks * (w + 1) / workers), 1)
-            }
+        forkJoin(iterations: workers) { w in
+            body(w, (chunks * w / workers)..<(chunks * (w + 1) / workers), 1)
         }
     }
 
@@ -507,11 +504,8 @@ enum Winograd {
             for xi in 0..<positions { body(xi) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for xi in (positions * w / workers)..<(positions * (w + 1) / workers) { box.value(xi) }
-            }
+        forkJoin(iterations: workers) { w in
+            for xi in (positions * w / workers)..<(positions * (w + 1) / workers) { body(xi) }
         }
     }
 }
