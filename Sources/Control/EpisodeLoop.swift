@@ -48,6 +48,8 @@ public final class EpisodeLoop {
     public private(set) var goals: [Int] = []
     public private(set) var plans: [(step: Int, plan: VideoPlan)] = []
     private var stillSteps = 0
+    /// The follower's recent action chunks for this episode (its temporal ensemble).
+    var recentChunks = ChunkEnsemble()
 
     /// - Parameter planned: episodes that follow plans start by asking for one; expert episodes act at once.
     public init(task: TaskInfo, seed: UInt64, camera: String, first: Observation, rule: ReplanRule = .none, planned: Bool) {

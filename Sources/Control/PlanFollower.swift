@@ -16,6 +16,11 @@ public final class PlanFollower {
     /// When set, a goal frame also counts as reached after this many steps on it (a pace that
     /// keeps the follower moving through the plan when its own judgement hesitates).
     public var maxStepsPerGoal: Int?
+    /// The action sent is a weighted mean of what the last chunks predicted for this step
+    /// (temporal ensembling, as in ACT): the prediction made k steps ago weighs exp(−decay·k).
+    /// 0, the default, is the plain mean (chosen on validation seeds: see the model card); nil
+    /// sends the newest chunk's first action alone.
+    public var ensembleDecay: Float? = 0
 
     public init(net: FollowerNet, reachThreshold: Float = 0.5) {
         self.net = net
@@ -39,9 +44,18 @@ public final class PlanFollower {
         let actionValues = actions.toArray(), logits = reached.toArray()
         let stride = config.chunk * 4
         return (0..<loops.count).map { i in
-            Decision(action: Array(actionValues[(i * stride)..<(i * stride + 4)]),
-                     reachedGoal: 1 / (1 + exp(-logits[i])) > reachThreshold || maxStepsPerGoal.map { loops[i].stepsOnGoal + 1 >= $0 } ?? false)
+            let chunk = (0..<config.chunk).map { k in Array(actionValues[(i * stride + k * 4)..<(i * stride + k * 4 + 4)]) }
+            return Decision(action: ensembled(chunk, for: loops[i]),
+                            reachedGoal: 1 / (1 + exp(-logits[i])) > reachThreshold
+                                || maxStepsPerGoal.map { loops[i].stepsOnGoal + 1 >= $0 } ?? false)
         }
+    }
+
+    /// The action for this step: the chunk's first, or the ensemble of the episode's recent chunks
+    /// (kept with the episode, so the follower itself still holds nothing but its network).
+    private func ensembled(_ chunk: [[Float]], for loop: EpisodeLoop) -> [Float] {
+        guard let decay = ensembleDecay else { return chunk[0] }
+        return loop.recentChunks.action(step: loop.steps, plan: loop.plans.count, chunk: chunk, decay: decay)
     }
 
     /// (B, 3, side, side) in [−1, 1].
@@ -78,5 +92,26 @@ public final class PlanFollower {
         let net = try FollowerNet(config: config)
         try net.load(tensors)
         return (PlanFollower(net: net), metadata)
+    }
+}
+
+/// Temporal ensembling of action chunks: every step the follower predicts the next `chunk`
+/// actions; the action sent at step t averages the predictions for t made at t, t − 1, …, the one
+/// made k steps ago weighing exp(−decay·k). Chunks made for an earlier plan are dropped.
+/// Measured on validation seeds 4000–4009 (oracle plans): success 35.0 % with the newest chunk
+/// alone, 44.4 % with the plain mean (decay 0), 43.9 % at 0.1, 40.0 % at 1.
+struct ChunkEnsemble {
+    private var chunks: [(step: Int, plan: Int, actions: [[Float]])] = []
+
+    mutating func action(step: Int, plan: Int, chunk: [[Float]], decay: Float) -> [Float] {
+        chunks.removeAll { step - $0.step >= $0.actions.count || $0.step >= step || $0.plan != plan }
+        chunks.append((step, plan, chunk))
+        var sum = [Float](repeating: 0, count: chunk[0].count), total: Float = 0
+        for (made, _, actions) in chunks {
+            let weight = exp(-decay * Float(step - made))
+            for j in sum.indices { sum[j] += weight * actions[step - made][j] }
+            total += weight
+        }
+        return sum.map { $0 / total }
     }
 }

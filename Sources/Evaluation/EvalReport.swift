@@ -1,4 +1,5 @@
 import Foundation
+import Environments
 import Media
 
 /// The evaluation's numbers: success per arm, task, camera, the hard subset and overall, each

@@ -192,7 +192,7 @@ public final class EvalRunner {
         encoder.outputFormatting = [.sortedKeys]
         var text = ""
         for result in outcome { text += String(decoding: try encoder.encode(result), as: UTF8.self) + "\n" }
-        if !FileManager.default.fileExists(atPath: resultsPath) { FileManager.default.createFile(atPath: resultsPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: resultsPath) { _ = FileManager.default.createFile(atPath: resultsPath, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: resultsPath))
         defer { try? handle.close() }
         handle.seekToEndOfFile()

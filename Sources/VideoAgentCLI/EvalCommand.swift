@@ -39,6 +39,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Move on to the next plan frame after at most this many steps on one (default: only when the follower judges it reached).")
     var maxStepsPerGoal: Int?
     @Option(help: "The probability at which the follower counts a plan frame as reached.") var reachThreshold: Float = 0.5
+    @Option(help: "The follower averages its overlapping action chunks, the one made k steps ago weighing exp(-decay·k) (0: plain mean).")
+    var ensembleDecay: Float = 0
+    @Flag(help: "Send the newest action chunk's first action alone (no averaging of chunks).") var noEnsemble = false
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
     @Option(help: ArgumentHelp("Keep every plan executed without replanning, with its outcome: the critic's data.", valueName: "DIR"))
@@ -53,6 +56,9 @@ struct EvalCommand: ParsableCommand {
         try OptionChecks.range(maxReplans, "--max-replans", 0...100)
         try OptionChecks.range(stallSteps, "--stall-steps", 1...10_000)
         try OptionChecks.range(batch, "--batch", 1...256)
+        guard ensembleDecay.isFinite, ensembleDecay >= 0 else {
+            throw ValidationError("--ensemble-decay must be 0 or more (0 averages the overlapping chunks evenly), not \(ensembleDecay)")
+        }
         do { _ = try Variant.parse(variants) } catch { throw ValidationError("--variants: \(error)") }
     }
 
@@ -71,6 +77,7 @@ struct EvalCommand: ParsableCommand {
         let (loadedFollower, followerMetadata) = try PlanFollower.load(follower)
         loadedFollower.maxStepsPerGoal = maxStepsPerGoal
         loadedFollower.reachThreshold = reachThreshold
+        loadedFollower.ensembleDecay = noEnsemble ? nil : ensembleDecay
         let needsModel = chosen.contains { $0 != .oracle }
         if needsModel && !FileManager.default.fileExists(atPath: planModel) {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")

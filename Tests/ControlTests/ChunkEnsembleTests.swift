@@ -1,0 +1,40 @@
+@testable import Control
+import Foundation
+import Testing
+
+/// Temporal ensembling of the follower's action chunks.
+@Suite("Action chunk ensemble")
+struct ChunkEnsembleTests {
+    /// A chunk of `length` one-dimensional actions whose k-th action is `base + k`.
+    func chunk(_ base: Float, length: Int = 4) -> [[Float]] { (0..<length).map { [base + Float($0)] } }
+
+    @Test func plainMeanOfThePredictionsForThisStep() {
+        var ensemble = ChunkEnsemble()
+        #expect(ensemble.action(step: 0, plan: 1, chunk: chunk(0), decay: 0) == [0])
+        // Step 1: the chunk of step 0 said 1, the new one says 10.
+        #expect(ensemble.action(step: 1, plan: 1, chunk: chunk(10), decay: 0) == [5.5])
+        // Step 2: 2 (step 0), 11 (step 1), 20 (step 2).
+        #expect(ensemble.action(step: 2, plan: 1, chunk: chunk(20), decay: 0) == [11])
+        _ = ensemble.action(step: 3, plan: 1, chunk: chunk(30), decay: 0)
+        // Step 4: the chunk of step 0 (4 long) no longer covers it: 13 (step 1), 22, 31, 40.
+        #expect(ensemble.action(step: 4, plan: 1, chunk: chunk(40), decay: 0) == [(13 + 22 + 31 + 40) / 4])
+    }
+
+    @Test func olderPredictionsWeighLessWithADecay() {
+        var ensemble = ChunkEnsemble()
+        _ = ensemble.action(step: 0, plan: 1, chunk: chunk(0), decay: 1)
+        let action = ensemble.action(step: 1, plan: 1, chunk: chunk(10), decay: 1)[0]
+        let w = exp(Float(-1))
+        #expect(abs(action - (w * 1 + 10) / (w + 1)) < 1e-5)
+    }
+
+    @Test func aNewPlanOrAGapStartsAfresh() {
+        var ensemble = ChunkEnsemble()
+        _ = ensemble.action(step: 0, plan: 1, chunk: chunk(0), decay: 0)
+        #expect(ensemble.action(step: 1, plan: 2, chunk: chunk(10), decay: 0) == [10])
+        _ = ensemble.action(step: 2, plan: 2, chunk: chunk(20), decay: 0)
+        // Asked again for a step already decided (a retried step): the newer chunk replaces the older.
+        #expect(ensemble.action(step: 2, plan: 2, chunk: chunk(30), decay: 0) == [(11 + 30) / 2])
+        #expect(ensemble.action(step: 9, plan: 2, chunk: chunk(90), decay: 0) == [90])
+    }
+}
