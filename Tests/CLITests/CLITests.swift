@@ -194,6 +194,7 @@ struct ModelCommandTests {
         for (arguments, mention) in [
             (["--tasks", "juggling"], "unknown task 'juggling'"),
             (["--variants", "oracle,best"], "unknown variant 'best'"),
+            (["--ensemble-decay=-1"], "--ensemble-decay must be 0 or more"),
             (["--plan-model", CLIProcess.packageRoot + "/models/builtin-plan/model.safetensors"], "16-pixel plans"),
         ] {
             let bad = try await CLIProcess.run(["eval", "--cameras", "corner", "--seeds", "1", "--follower", root + "/follower/model.safetensors",
