@@ -1,5 +1,4 @@
 import COpenBLAS
-import Dispatch
 
 /// The only file that calls OpenBLAS. Matrices are row-major.
 ///

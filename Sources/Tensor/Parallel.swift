@@ -1,5 +1,3 @@
-import Dispatch
-
 /// How many workers element-wise kernels split into (the machine's cores, at most 8).
 public enum Parallelism {
     public static let workers: Int = min(8, max(1, ProcessInfoCores.count))
@@ -24,13 +22,17 @@ func parallelFor(_ count: Int, minimumPerWorker: Int = 32_768, _ body: (Range<In
         body(0..<count)
         return
     }
-    forkJoin(iterations: workers) { w in
-        body((count * w / workers)..<(count * (w + 1) / workers))
-    }
+    forkJoin(splitting: count, into: workers) { _, range in body(range) }
 }
 
-/// Carries a non-Sendable closure into `concurrentPerform`; the closures passed here only write
-/// disjoint ranges of buffers.
+/// Splits `0..<count` into `parts` contiguous ranges of nearly equal size and runs
+/// `body(part, range)` for each, in parallel on the fork-join pool.
+func forkJoin(splitting count: Int, into parts: Int, _ body: (Int, Range<Int>) -> Void) {
+    forkJoin(iterations: parts) { w in body(w, (count * w / parts)..<(count * (w + 1) / parts)) }
+}
+
+/// Carries a non-Sendable closure to other threads (the pool's helpers, `concurrentPerform`); the
+/// closures passed here only write disjoint ranges of buffers, and the fork joins before they end.
 struct UnsafeSendableBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }

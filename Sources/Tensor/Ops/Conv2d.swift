@@ -215,13 +215,9 @@ extension Tensor {
             body(0, pieces, Parallelism.workers > 1)
             return
         }
-        forkJoin(iterations: workers) { w in
-            if byImage {
-                let images = (geo.n * w / workers)..<(geo.n * (w + 1) / workers)
-                body(w, pieces.filter { images.contains($0.0) }, false)
-            } else {
-                body(w, Array(pieces[(pieces.count * w / workers)..<(pieces.count * (w + 1) / workers)]), false)
-            }
+        // Ranges of images (byImage) or of pieces.
+        forkJoin(splitting: byImage ? geo.n : pieces.count, into: workers) { w, range in
+            body(w, byImage ? pieces.filter { range.contains($0.0) } : Array(pieces[range]), false)
         }
     }
 
@@ -305,5 +301,3 @@ extension Tensor {
         }
     }
 }
-
-import Dispatch

@@ -92,7 +92,7 @@ private struct FrameStack {
         }
         let share = workers > 1 && heavy && items >= workers ? workers : 1
         if share == 1 { return run(0..<items) }
-        forkJoin(iterations: share) { w in run((items * w / share)..<(items * (w + 1) / share)) }
+        forkJoin(splitting: items, into: share) { _, range in run(range) }
     }
 
     /// The weight gradient in stacked form (Co, k·Ci): Σ over clips and frames of g[f] · [x[f + j − k/2]]ᵀ,
@@ -126,5 +126,3 @@ private func addScalar(_ value: Float, to p: UnsafeMutablePointer<Float>, count:
     guard value != 0 else { return }
     for i in 0..<count { p[i] += value }
 }
-
-import Dispatch

@@ -487,9 +487,7 @@ enum Winograd {
             body(0, 0..<chunks, workers)
             return
         }
-        forkJoin(iterations: workers) { w in
-            body(w, (chunks * w / workers)..<(chunks * (w + 1) / workers), 1)
-        }
+        forkJoin(splitting: chunks, into: workers) { w, range in body(w, range, 1) }
     }
 
     /// Runs a transform over `count` channels, split over the cores when `parallel`.
@@ -504,11 +502,8 @@ enum Winograd {
             for xi in 0..<positions { body(xi) }
             return
         }
-        forkJoin(iterations: workers) { w in
-            for xi in (positions * w / workers)..<(positions * (w + 1) / workers) { body(xi) }
-        }
+        forkJoin(splitting: positions, into: workers) { _, range in range.forEach(body) }
     }
 }
 
-import Dispatch
 import Foundation
