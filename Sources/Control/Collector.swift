@@ -76,6 +76,7 @@ public struct Collector {
         let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: oracle != nil)
         var rng = SeededRNG(seed: seed ^ 0x5EED_C011_EC70_0001)
         try EpisodeRunner.run(loop, in: environment, plan: { _ in oracle! }, decide: { loop in
+            try noteLandmarks(loop)
             if case .expert = driver {
                 let expert = try demonstrator.action()
                 return Decision(action: expert, label: expert)
@@ -95,7 +96,13 @@ public struct Collector {
                 preconditionFailure("played by expertWithModelPlan")
             }
         })
+        try noteLandmarks(loop)
         return loop
+    }
+
+    /// The simulator's key points of the scene for the loop's latest frame, when it has them.
+    private func noteLandmarks(_ loop: EpisodeLoop) throws {
+        if let points = try demonstrator.landmarks() { loop.note(landmarks: points) }
     }
 
     /// The expert's episode with a model plan recorded from a random step in its first half; the
@@ -117,8 +124,10 @@ public struct Collector {
                 let k = indices.indices.dropFirst().first { indices[$0] > t } ?? plan.lastIndex
                 loop.pursue(k)
             }
+            try noteLandmarks(loop)
             loop.record(action: action, label: action, result: try environment.step(action))
         }
+        try noteLandmarks(loop)
         return loop
     }
 

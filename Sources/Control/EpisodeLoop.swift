@@ -47,6 +47,9 @@ public final class EpisodeLoop {
     public private(set) var labels: [[Float]] = []
     public private(set) var goals: [Int] = []
     public private(set) var plans: [(step: Int, plan: VideoPlan)] = []
+    /// The scene's key points at each frame, when a collector reads them from the simulator
+    /// (training targets; ``note(landmarks:)``).
+    public private(set) var landmarks: [[Float]] = []
     private var stillSteps = 0
     /// The follower's recent action chunks for this episode (its temporal ensemble).
     var recentChunks = ChunkEnsemble()
@@ -111,6 +114,12 @@ public final class EpisodeLoop {
         }
     }
 
+    /// Notes the scene's key points for the latest frame (a collector, from the simulator).
+    public func note(landmarks points: [Float]) {
+        precondition(landmarks.count < frames.count, "note(landmarks:) once per frame")
+        landmarks.append(points)
+    }
+
     /// Records one step: the action sent, the expert's action when known, and what came back.
     public func record(action: [Float], label: [Float]? = nil, result: StepResult) {
         precondition(phase == .acting, "record(action:label:result:) is for an acting episode")
@@ -153,7 +162,7 @@ public final class EpisodeLoop {
             resolution: resolution, success: success, steps: steps, frameCount: frames.count, actions: actions,
             proprioception: proprioception, policy: policy, labels: labels.count == steps && labels != actions ? labels : nil,
             plans: plans.isEmpty ? nil : plans.map { .init(step: $0.step, frameCount: $0.plan.frames.count, source: $0.plan.source) },
-            goals: plans.isEmpty ? nil : goals)
+            goals: plans.isEmpty ? nil : goals, landmarks: landmarks.count == frames.count ? landmarks : nil)
         return (record, frames, plans.map(\.plan.frames))
     }
 }

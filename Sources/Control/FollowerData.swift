@@ -26,6 +26,8 @@ public final class FollowerData {
         /// The goals follow the expert's own pace (expert episodes with model plans): whether a
         /// goal is reached is then known, as for hindsight plans.
         let pacedGoals: Bool
+        /// The scene's key points per frame (metres), when the dataset has them.
+        let landmarks: [[Float]]?
     }
 
     let episodes: [Episode]
@@ -63,7 +65,8 @@ public final class FollowerData {
                 frames: frames.map { $0.resized(width: config.resolution, height: config.resolution) },
                 small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) },
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
-                pacedGoals: record.policy == "expert+model-plans"))
+                pacedGoals: record.policy == "expert+model-plans",
+                landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil }))
             progress?(i + 1, found.count)
         }
         episodes = loaded
@@ -89,6 +92,10 @@ public final class FollowerData {
         /// taken, and the mask (0 where the plan frames are not this episode's own frames).
         public let hands: Tensor
         public let handMask: Tensor
+        /// (B, 3L): the scene's L key points relative to the hand, scaled like proprioception, and
+        /// the mask (0 where the dataset has none). Empty (B, 0) for a follower without the head.
+        public let landmarks: Tensor
+        public let landmarkMask: Tensor
     }
 
     /// Augmentation: the camera frame shifted by up to `shift` pixels; goal frames shifted by one
@@ -106,6 +113,8 @@ public final class FollowerData {
         var frames: [Float] = [], goals: [Float] = [], proprioception: [Float] = []
         var actions: [Float] = [], actionMask: [Float] = [], reached: [Float] = [], reachedMask: [Float] = []
         var hands: [Float] = [], handMask: [Float] = []
+        let landmarkWidth = 3 * config.landmarks
+        var landmarks: [Float] = [], landmarkMask: [Float] = []
         frames.reserveCapacity(size * 3 * r * r)
         goals.reserveCapacity(size * 6 * p * p)
         for _ in 0..<size {
@@ -144,12 +153,24 @@ public final class FollowerData {
                 hands += [Float](repeating: 0, count: 8)
                 handMask += [Float](repeating: 0, count: 8)
             }
+            if landmarkWidth > 0 {
+                if let points = episode.landmarks?[t], points.count == landmarkWidth {
+                    let hand = episode.proprioception[t]
+                    landmarks += points.indices.map { (points[$0] - hand[$0 % 3]) * FollowerInput.positionScale }
+                    landmarkMask += [Float](repeating: 1, count: landmarkWidth)
+                } else {
+                    landmarks += [Float](repeating: 0, count: landmarkWidth)
+                    landmarkMask += [Float](repeating: 0, count: landmarkWidth)
+                }
+            }
         }
         return Batch(frames: Tensor(shape: [size, 3, r, r], values: frames), goals: Tensor(shape: [size, 6, p, p], values: goals),
                      proprioception: Tensor(shape: [size, 4], values: proprioception),
                      actions: Tensor(shape: [size, h, 4], values: actions), actionMask: Tensor(shape: [size, h, 4], values: actionMask),
                      reached: Tensor(shape: [size], values: reached), reachedMask: Tensor(shape: [size], values: reachedMask),
-                     hands: Tensor(shape: [size, 8], values: hands), handMask: Tensor(shape: [size, 8], values: handMask))
+                     hands: Tensor(shape: [size, 8], values: hands), handMask: Tensor(shape: [size, 8], values: handMask),
+                     landmarks: Tensor(shape: [size, landmarkWidth], values: landmarks),
+                     landmarkMask: Tensor(shape: [size, landmarkWidth], values: landmarkMask))
     }
 
     /// The goal frame, the plan frame after it, whether the goal counts as reached (nil: unknown),

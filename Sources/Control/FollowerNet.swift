@@ -15,18 +15,23 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     /// Reads the hand of the pursued plan frame and the next one with a ``HandEstimator`` and gives
     /// the estimates (and their difference to the robot's own hand) to the policy.
     public var handEstimate = true
+    /// Key points of the scene the policy's hidden layer also predicts (relative to the hand) during
+    /// training: an auxiliary target that makes it locate the puck, handle or block precisely. Acting
+    /// ignores the prediction. 0 = no such head.
+    public var landmarks = 3
 
     public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256,
-                handEstimate: Bool = true) {
+                handEstimate: Bool = true, landmarks: Int = 3) {
         self.resolution = resolution
         self.planResolution = planResolution
         self.chunk = chunk
         self.width = width
         self.hidden = hidden
         self.handEstimate = handEstimate
+        self.landmarks = landmarks
     }
 
-    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate }
+    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate, landmarks }
 
     public init(from decoder: any Decoder) throws {
         // Followers saved before the hand estimator existed have none.
@@ -37,6 +42,7 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         width = try c.decode(Int.self, forKey: .width)
         hidden = try c.decode(Int.self, forKey: .hidden)
         handEstimate = try c.decodeIfPresent(Bool.self, forKey: .handEstimate) ?? false
+        landmarks = try c.decodeIfPresent(Int.self, forKey: .landmarks) ?? 0
     }
 
     /// A small configuration for tests.
@@ -46,7 +52,7 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         guard resolution == planResolution || resolution == 2 * planResolution else {
             throw ControlError("the follower's resolution \(resolution) must be 1× or 2× its plan resolution \(planResolution)")
         }
-        guard resolution % 4 == 0, chunk >= 1, width >= 1, hidden >= 1 else { throw ControlError("invalid follower configuration \(self)") }
+        guard resolution % 4 == 0, chunk >= 1, width >= 1, hidden >= 1, landmarks >= 0 else { throw ControlError("invalid follower configuration \(self)") }
     }
 }
 
@@ -71,6 +77,7 @@ public final class FollowerNet: Module {
     let fc2: Linear
     let actionHead: Linear
     let reachedHead: Linear
+    let landmarkHead: Linear?
     let hand: HandEstimator?
 
     public init(config: FollowerConfig, seed: UInt64 = 0) throws {
@@ -88,15 +95,19 @@ public final class FollowerNet: Module {
         actionHead = Linear(config.hidden, config.chunk * 4, rng: &rng)
         reachedHead = Linear(config.hidden, 1, rng: &rng)
         hand = config.handEstimate ? HandEstimator(width: max(8, w / 2), hidden: config.hidden / 2, rng: &rng) : nil
+        landmarkHead = config.landmarks > 0 ? Linear(config.hidden, 3 * config.landmarks, rng: &rng) : nil
     }
 
     /// - Parameters:
     ///   - frame: (B, 3, R, R) in [−1, 1].
     ///   - goals: (B, 6, P, P) in [−1, 1]: the goal frame and the next plan frame.
     ///   - proprioception: (B, 4), normalised by ``FollowerInput/proprioception(_:)``.
-    /// - Returns: actions (B, chunk, 4) in [−1, 1], reached logits (B), and with a hand estimator the
-    ///   hands it reads in the goal frame and the next one (B, 8), else nil.
-    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor) -> (actions: Tensor, reached: Tensor, hands: Tensor?) {
+    /// - Returns: actions (B, chunk, 4) in [−1, 1], reached logits (B), with a hand estimator the
+    ///   hands it reads in the goal frame and the next one (B, 8), and with a landmark head the scene's
+    ///   key points relative to the hand (B, 3 × landmarks), else nil.
+    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor)
+        -> (actions: Tensor, reached: Tensor, hands: Tensor?, landmarks: Tensor?)
+    {
         let b = frame.shape[0]
         // (B, 6, P, P) is, in memory, (2B, 3, P, P): each sample's goal frame, then its next frame.
         let hands = hand.map { $0(goals.reshaped([2 * b, 3, config.planResolution, config.planResolution])).reshaped([b, 8]) }
@@ -112,9 +123,10 @@ public final class FollowerNet: Module {
             h = Tensor.concat([h, estimates, goalHand - proprioception], axis: 1)  // (B, 4w + 16)
         }
         h = fc1(h).relu()
+        let landmarks = landmarkHead.map { $0(h) }
         h = fc2(h).relu()
         let actions = actionHead(h).tanh().reshaped([b, config.chunk, 4])
-        return (actions, reachedHead(h).reshaped([b]), hands)
+        return (actions, reachedHead(h).reshaped([b]), hands, landmarks)
     }
 }
 

@@ -12,6 +12,8 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
     public var reachedWeight: Float = 0.5
     /// Weight of the hand estimator's loss (its own parameters only: its estimates enter the policy detached).
     public var handWeight: Float = 1
+    /// Weight of the auxiliary landmark loss (scene key points relative to the hand).
+    public var landmarkWeight: Float = 1
     public var augmentation = FollowerData.Augmentation()
     public var seed: UInt64 = 0
     /// The saved follower is the exponential moving average of the weights (steadier than the last step).
@@ -23,8 +25,8 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case batchSize, learningRate, weightDecay, gradientClip, reachedWeight, handWeight, augmentation, seed, emaDecay, finalLearningRate,
-             totalSteps
+        case batchSize, learningRate, weightDecay, gradientClip, reachedWeight, handWeight, landmarkWeight, augmentation, seed, emaDecay,
+             finalLearningRate, totalSteps
     }
 
     public init(from decoder: any Decoder) throws {
@@ -36,6 +38,7 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
         gradientClip = try c.decode(Float.self, forKey: .gradientClip)
         reachedWeight = try c.decode(Float.self, forKey: .reachedWeight)
         handWeight = try c.decodeIfPresent(Float.self, forKey: .handWeight) ?? 1
+        landmarkWeight = try c.decodeIfPresent(Float.self, forKey: .landmarkWeight) ?? 1
         augmentation = try c.decode(FollowerData.Augmentation.self, forKey: .augmentation)
         seed = try c.decode(UInt64.self, forKey: .seed)
         emaDecay = try c.decodeIfPresent(Float.self, forKey: .emaDecay) ?? 0
@@ -52,12 +55,14 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
 }
 
 /// Losses of one step: the action chunk's mean squared error, the "reached" cross-entropy,
-/// how often "reached" was right, and the hand estimator's mean error in centimetres (0 without one).
+/// how often "reached" was right, the hand estimator's mean error in centimetres (0 without one)
+/// and the landmark head's (0 without one or without landmarks in the batch).
 public struct FollowerLosses: Sendable {
     public var action: Float
     public var reached: Float
     public var reachedAccuracy: Float
     public var handCentimetres: Float = 0
+    public var landmarkCentimetres: Float = 0
 }
 
 /// Trains a ``FollowerNet`` by behaviour cloning of the expert's labels on ``FollowerData``
@@ -95,7 +100,7 @@ public final class FollowerTrainer {
     public func trainStep(data: FollowerData) throws -> FollowerLosses {
         let batch = data.batch(size: options.batchSize, augmentation: options.augmentation, rng: &rng)
         net.zeroGrad()
-        let (actions, logits, hands) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
+        let (actions, logits, hands, landmarks) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
         let actionLoss = ((actions - batch.actions).square() * batch.actionMask).sum() * (1 / max(1, batch.actionMask.sum().item))
         // Binary cross-entropy with logits, only where "reached" is known.
         let perSample = logits.relu() - logits * batch.reached + ((logits.abs() * -1).exp() + 1).log()
@@ -107,7 +112,13 @@ public final class FollowerTrainer {
             let errors = (hands - batch.hands).square() * batch.handMask
             let handLoss = errors.sum() * (1 / max(1, batch.handMask.sum().item))
             loss = loss + handLoss * options.handWeight
-            handCentimetres = Self.meanPositionError(errors.detached(), mask: batch.handMask)
+            handCentimetres = Self.meanPositionError(errors.detached(), mask: batch.handMask, stride: 4)
+        }
+        var landmarkCentimetres: Float = 0
+        if let landmarks, batch.landmarkMask.sum().item > 0 {
+            let errors = (landmarks - batch.landmarks).square() * batch.landmarkMask
+            loss = loss + errors.sum() * (options.landmarkWeight / batch.landmarkMask.sum().item)
+            landmarkCentimetres = Self.meanPositionError(errors.detached(), mask: batch.landmarkMask, stride: 3)
         }
         guard loss.item.isFinite else { throw ControlError("follower training diverged at step \(step) (loss \(loss.item))") }
         loss.backward()
@@ -121,15 +132,16 @@ public final class FollowerTrainer {
         var right: Float = 0
         for i in predicted.indices where mask[i] > 0 && (predicted[i] > 0) == (targets[i] > 0.5) { right += 1 }
         return FollowerLosses(action: actionLoss.item, reached: reachedLoss.item, reachedAccuracy: right / known,
-                              handCentimetres: handCentimetres)
+                              handCentimetres: handCentimetres, landmarkCentimetres: landmarkCentimetres)
     }
 
-    /// Mean distance between estimated and true hand positions, in centimetres, from squared
-    /// errors (B, 8) in ``FollowerInput/proprioception(_:)`` units (metres × 4).
-    static func meanPositionError(_ squaredErrors: Tensor, mask: Tensor) -> Float {
+    /// Mean distance between estimated and true positions, in centimetres, from squared errors in
+    /// ``FollowerInput/proprioception(_:)`` units (metres × 4): a point's x, y, z start every `stride`
+    /// values (4 for hands, whose 4th value is the opening; 3 for landmarks).
+    static func meanPositionError(_ squaredErrors: Tensor, mask: Tensor, stride pointStride: Int) -> Float {
         let e = squaredErrors.toArray(), m = mask.toArray()
         var total: Float = 0, count: Float = 0
-        for row in stride(from: 0, to: e.count, by: 4) where m[row] > 0 {
+        for row in stride(from: 0, to: e.count, by: pointStride) where m[row] > 0 {
             total += (e[row] + e[row + 1] + e[row + 2]).squareRoot() / FollowerInput.positionScale * 100
             count += 1
         }

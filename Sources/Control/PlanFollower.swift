@@ -36,7 +36,7 @@ public final class PlanFollower {
             guard let (goal, next) = loop.goalFrames else { preconditionFailure("an episode follows no plan yet") }
             return (loop.observation.frame, goal, next, loop.observation.proprioception)
         }
-        let (actions, reached, _) = withoutGrad {
+        let (actions, reached, _, _) = withoutGrad {
             net(frame: Self.frames(inputs.map(\.frame), side: config.resolution),
                 goals: Self.goalPairs(inputs.map { ($0.goal, $0.next) }, side: config.planResolution),
                 proprioception: Tensor(shape: [loops.count, 4], values: inputs.flatMap { FollowerInput.proprioception($0.proprioception) }))

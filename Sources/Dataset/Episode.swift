@@ -28,6 +28,9 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
     public var plans: [StoredPlan]?
     /// For each step, the index of the plan frame pursued in the plan in force then.
     public var goals: [Int]?
+    /// For each frame, the simulator's key points of the scene (x, y, z in metres, point after point),
+    /// when the collector could read them: training targets, never a policy's input.
+    public var landmarks: [[Float]]?
 
     /// A plan as recorded with an episode: made at `step`, `frameCount` frames (observation first).
     public struct StoredPlan: Codable, Sendable, Equatable {
@@ -52,7 +55,8 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
 
     public init(environment: String, task: String, instruction: String, camera: String, seed: UInt64, resolution: Int,
                 success: Bool, steps: Int, frameCount: Int, actions: [[Float]], proprioception: [[Float]],
-                policy: String? = nil, labels: [[Float]]? = nil, plans: [StoredPlan]? = nil, goals: [Int]? = nil) {
+                policy: String? = nil, labels: [[Float]]? = nil, plans: [StoredPlan]? = nil, goals: [Int]? = nil,
+                landmarks: [[Float]]? = nil) {
         self.environment = environment
         self.task = task
         self.instruction = instruction
@@ -68,6 +72,7 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
         self.labels = labels
         self.plans = plans
         self.goals = goals
+        self.landmarks = landmarks
     }
 
     /// The folder of an episode inside a dataset.

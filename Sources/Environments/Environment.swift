@@ -31,6 +31,11 @@ public protocol Environment: AnyObject {
 public protocol Demonstrator: AnyObject {
     /// The expert's action for the environment's current state.
     func action() throws -> [Float]
+
+    /// Positions of the task's key points in the current state (x, y, z in metres, one point after
+    /// another; the same number for every task of the environment), or nil when the environment
+    /// cannot say. A training target for a follower's auxiliary head, never a policy's input.
+    func landmarks() throws -> [Float]?
 }
 
 /// An environment that has a scripted expert.

@@ -56,7 +56,7 @@ struct TrainFollowerCommand: ParsableCommand {
         print("\(dataset.episodeCount) episodes, \(dataset.steps) labelled steps; follower \(trainer.net.parameterCount) parameters")
         let logPath = out + "/loss.csv"
         if !FileManager.default.fileExists(atPath: logPath) {
-            try "step,action_mse,reached_bce,reached_accuracy,hand_error_cm,seconds_per_step\n".write(toFile: logPath, atomically: true, encoding: .utf8)
+            try "step,action_mse,reached_bce,reached_accuracy,hand_error_cm,landmark_error_cm,seconds_per_step\n".write(toFile: logPath, atomically: true, encoding: .utf8)
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
@@ -72,11 +72,11 @@ struct TrainFollowerCommand: ParsableCommand {
                     let mean = { (f: (FollowerLosses) -> Float) in window.map(f).reduce(0, +) / n }
                     let perStep = Date().timeIntervalSince(windowStart) / Double(window.count)
                     let eta = Date().timeIntervalSince(started) / Double(trainer.step - startStep) * Double(steps - trainer.step)
-                    print(String(format: "step %d/%d  action mse %.4f  reached bce %.3f (accuracy %.2f)  hand error %.2f cm  %.3f s/step  ETA %@",
+                    print(String(format: "step %d/%d  action mse %.4f  reached bce %.3f (accuracy %.2f)  hand error %.2f cm  landmarks %.2f cm  %.3f s/step  ETA %@",
                                  trainer.step, steps, mean(\.action), mean(\.reached), mean(\.reachedAccuracy), mean(\.handCentimetres),
-                                 perStep, TrainCommand.duration(eta)))
-                    log.write(Data(String(format: "%d,%.6f,%.6f,%.4f,%.3f,%.4f\n", trainer.step, mean(\.action), mean(\.reached),
-                                          mean(\.reachedAccuracy), mean(\.handCentimetres), perStep).utf8))
+                                 mean(\.landmarkCentimetres), perStep, TrainCommand.duration(eta)))
+                    log.write(Data(String(format: "%d,%.6f,%.6f,%.4f,%.3f,%.3f,%.4f\n", trainer.step, mean(\.action), mean(\.reached),
+                                          mean(\.reachedAccuracy), mean(\.handCentimetres), mean(\.landmarkCentimetres), perStep).utf8))
                     window.removeAll()
                     windowStart = Date()
                 }

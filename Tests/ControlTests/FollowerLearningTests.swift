@@ -65,6 +65,10 @@ struct FollowerLearningTests {
         let handEarly = losses[0..<50].map(\.handCentimetres).reduce(0, +) / 50
         let handLate = losses[550..<600].map(\.handCentimetres).reduce(0, +) / 50
         #expect(handLate < handEarly * 0.7, "hand error went from \(handEarly) cm to \(handLate) cm")
+        // The landmark head learns where the button is relative to the hand.
+        let landmarkEarly = losses[0..<50].map(\.landmarkCentimetres).reduce(0, +) / 50
+        let landmarkLate = losses[550..<600].map(\.landmarkCentimetres).reduce(0, +) / 50
+        #expect(landmarkLate < landmarkEarly * 0.7, "landmark error went from \(landmarkEarly) cm to \(landmarkLate) cm")
         #expect(after > before, "successes before training \(before)/10, after \(after)/10")
     }
 

@@ -28,6 +28,8 @@ struct DatasetTests {
             .record(environment: "builtin", resolution: 16, policy: "expert")
         #expect(record.success)
         #expect(frames.count == record.steps + 1 && record.proprioception.count == frames.count)
+        // The simulator's key points, one set per frame (training targets).
+        #expect(record.landmarks?.count == frames.count && record.landmarks?.allSatisfy { $0.count == 9 } == true)
         try DatasetWriter(directory: directory).write(record, frames: frames)
         let reader = try DatasetReader(directory: directory)
         let episodes = try reader.episodes()

@@ -1,3 +1,4 @@
+import Foundation
 @testable import Environments
 import Media
 import SeededRandom
@@ -51,6 +52,28 @@ struct TabletopTests {
             }
         }
         #expect(Double(successes) / Double(seeds) >= 0.95, "\(task) (slack \(slack)): expert succeeded \(successes)/\(seeds)")
+    }
+
+    @Test("the demonstrator reads 3 landmarks of every task, and they follow the objects: the puck's ends on the target")
+    func landmarks() throws {
+        let env = TabletopEnvironment()
+        let expert = env.makeDemonstrator()
+        for task in Self.taskNames {
+            _ = try env.reset(task: task, seed: 11, camera: "corner", resolution: 8)
+            let points = try #require(try expert.landmarks())
+            #expect(points.count == 3 * TabletopLandmarks.count && points.allSatisfy(\.isFinite), "\(task): \(points)")
+        }
+        _ = try env.reset(task: "push", seed: 11, camera: "corner", resolution: 8)
+        let start = try #require(try expert.landmarks())
+        while true {
+            let result = try env.step(try expert.action())
+            if result.terminated || result.truncated { break }
+        }
+        let end = try #require(try expert.landmarks())
+        let puckMoved = hypot(end[0] - start[0], end[1] - start[1])
+        let puckToTarget = hypot(end[0] - end[3], end[1] - end[4])
+        #expect(puckMoved > 0.1 && puckToTarget < 0.03, "puck moved \(puckMoved) m, ends \(puckToTarget) m from the target")
+        #expect(end[3] == start[3] && end[4] == start[4], "the target spot does not move")
     }
 
     @Test("doing nothing does not solve any task", arguments: taskNames)

@@ -171,4 +171,6 @@ final class BridgeDemonstrator: Demonstrator {
     private unowned let environment: BridgeEnvironment
     init(environment: BridgeEnvironment) { self.environment = environment }
     func action() throws -> [Float] { try environment.expertAction() }
+    /// The bridge's protocol carries no object positions.
+    func landmarks() throws -> [Float]? { nil }
 }

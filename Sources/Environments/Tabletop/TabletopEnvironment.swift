@@ -57,6 +57,13 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
 
     public func makeDemonstrator(slack: Float) -> any Demonstrator { TabletopDemonstrator(environment: self, slack: slack) }
 
+    fileprivate func landmarks() throws -> [Float] {
+        guard let task else { throw EnvironmentError.notReset }
+        let points = task.landmarks
+        precondition(points.count == TabletopLandmarks.count, "\(type(of: task)) must give \(TabletopLandmarks.count) landmarks")
+        return points.flatMap { [$0.x, $0.y, $0.z] }
+    }
+
     fileprivate func expertAction(slack: Float) throws -> [Float] {
         guard let task else { throw EnvironmentError.notReset }
         return task.expertAction(gripper: gripper, slack: slack).map { min(max($0, -1), 1) }
@@ -99,4 +106,5 @@ final class TabletopDemonstrator: Demonstrator {
         self.slack = slack
     }
     func action() throws -> [Float] { try environment.expertAction(slack: slack) }
+    func landmarks() throws -> [Float]? { try environment.landmarks() }
 }

@@ -137,4 +137,13 @@ protocol TabletopTask: SendableMetatype {
     /// The scripted expert's action. `slack` (metres) loosens how precisely it lines the gripper
     /// up before it descends (0: the demonstrations' precision).
     func expertAction(gripper: Gripper, slack: Float) -> [Float]
+    /// ``TabletopLandmarks/count`` points of the scene (metres): where the hand must make contact,
+    /// where that thing must go, and a third point the task turns on. Training targets only.
+    var landmarks: [Vec3] { get }
+}
+
+/// The scene's landmarks as the demonstrator hands them out: the same number for every task, so a
+/// network can learn them all with one head.
+enum TabletopLandmarks {
+    static let count = 3
 }

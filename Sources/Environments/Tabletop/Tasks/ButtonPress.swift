@@ -42,6 +42,11 @@ struct ButtonPress: TabletopTask {
 
     var isSuccess: Bool { wasPressed }
 
+    /// The plunger's top, the same point pressed home, the housing's top.
+    var landmarks: [Vec3] {
+        [Vec3(x, y, plungerTop), Vec3(x, y, Self.restTop - Self.travel), Vec3(x, y, Self.housingTop)]
+    }
+
     var primitives: [Primitive] {
         [.box(housing),
          .cylinder(Cylinder(center: Vec3(x, y, (Self.housingTop + plungerTop) / 2), radius: 0.025,

@@ -61,6 +61,15 @@ struct DoorOpen: TabletopTask {
 
     var isSuccess: Bool { angle >= 1.05 }
 
+    /// Where the tip hooks the handle, that place with the door open, the hinge.
+    var landmarks: [Vec3] {
+        func slot(_ angle: Float) -> Vec3 {
+            let p = hinge + SIMD2(cosf(angle), -sinf(angle)) * 0.172 + SIMD2(-sinf(angle), -cosf(angle)) * 0.0205
+            return Vec3(p.x, p.y, 0.07)
+        }
+        return [slot(angle), slot(1.2), Vec3(hinge.x, hinge.y, 0.07)]
+    }
+
     var primitives: [Primitive] {
         let handle = hinge + along * Self.handleAlong + outward * (Self.handleOut + 0.012)
         var out: [Primitive] = [.box(cabinet), .box(panel),

@@ -35,6 +35,9 @@ struct DrawerCabinet {
     /// Where the tip sits to pull: between the handle bar and the drawer front.
     var hookPoint: Vec3 { Vec3(x, drawerFrontY - 0.014, 0.045) }
 
+    /// The hook point, the hook point of the open drawer, the middle of the cabinet's front.
+    var landmarks: [Vec3] { [hookPoint, Vec3(x, frontY - 0.12 - 0.014, 0.045), Vec3(x, frontY, Self.height / 2)] }
+
     func isHooked(_ tip: Vec3) -> Bool {
         abs(tip.x - x) < 0.035 && tip.y > drawerFrontY - 0.026 && tip.y < drawerFrontY - 0.002 && tip.z > 0.02 && tip.z < 0.075
     }

@@ -18,6 +18,9 @@ struct DrawerOpen: TabletopTask {
     var solids: [Box] { cabinet.solids }
     mutating func interact(gripper: inout Gripper, previous: Gripper) { _ = cabinet.interact(gripper: gripper, previous: previous) }
     var isSuccess: Bool { cabinet.opening >= 0.10 }
+
+    /// The handle's hook point, that point with the drawer open, the cabinet's front.
+    var landmarks: [Vec3] { cabinet.landmarks }
     var primitives: [Primitive] { cabinet.primitives }
 
     func expertAction(gripper: Gripper, slack: Float) -> [Float] {

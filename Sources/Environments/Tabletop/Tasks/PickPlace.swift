@@ -33,6 +33,11 @@ struct PickPlace: TabletopTask {
         return !block.isHeld && (d * d).sum() < 0.03 * 0.03 && block.position.z < block.half + 0.005
     }
 
+    /// The block, the square (the block's centre when placed), the block's resting place on it.
+    var landmarks: [Vec3] {
+        [block.position, Vec3(target.x, target.y, block.half), Vec3(target.x, target.y, 0)]
+    }
+
     var primitives: [Primitive] {
         [.marker(Marker(center: Vec3(target.x, target.y, 0.001), radius: 0.035, color: Palette.green, square: true)),
          shadow(x: block.position.x, y: block.position.y, radius: 0.025, height: block.position.z - block.half),

@@ -43,6 +43,14 @@ struct Push: TabletopTask {
 
     var isSuccess: Bool { ((puck - target) * (puck - target)).sum() < 0.03 * 0.03 }
 
+    /// The puck, the target spot, and the point behind the puck the push starts from.
+    var landmarks: [Vec3] {
+        let toTarget = target - puck
+        let distance = max(1e-6, (toTarget * toTarget).sum().squareRoot())
+        let behind = puck - toTarget / distance * (Self.radius + Self.pusher + 0.02)
+        return [Vec3(puck.x, puck.y, Self.height / 2), Vec3(target.x, target.y, 0), Vec3(behind.x, behind.y, 0.015)]
+    }
+
     var primitives: [Primitive] {
         [.marker(Marker(center: Vec3(target.x, target.y, 0.001), radius: 0.035, color: Palette.blue)),
          .cylinder(Cylinder(center: Vec3(puck.x, puck.y, Self.height / 2), radius: Self.radius, halfHeight: Self.height / 2,

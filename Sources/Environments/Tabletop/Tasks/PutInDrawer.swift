@@ -38,6 +38,11 @@ struct PutInDrawer: TabletopTask {
 
     var isSuccess: Bool { inDrawer && !block.isHeld }
 
+    /// The drawer's hook point, the block, the middle of the drawer's inside.
+    var landmarks: [Vec3] {
+        [cabinet.hookPoint, block.position, Vec3(cabinet.x, cabinet.drawerFrontY + 0.075, DrawerCabinet.floorZ + block.half)]
+    }
+
     var primitives: [Primitive] {
         cabinet.primitives + [shadow(x: block.position.x, y: block.position.y, radius: 0.025, height: block.position.z - block.half),
                               .box(block.box)]
