@@ -28,12 +28,14 @@ public final class FollowerData {
         let pacedGoals: Bool
         /// The scene's key points per frame (metres), when the dataset has them.
         let landmarks: [[Float]]?
+        /// The steps samples are drawn from (``FollowerData/trainingSteps(_:)``).
+        let samples: [Int]
     }
 
     let episodes: [Episode]
     public let config: FollowerConfig
     public let futureFrames: Int
-    /// Steps across all episodes (samples to draw from).
+    /// Steps across all episodes that samples are drawn from (long stalls thinned out).
     public let steps: Int
 
     /// Loads every episode of the datasets (failed ones too: their states are labelled by the expert).
@@ -66,13 +68,34 @@ public final class FollowerData {
                 small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) },
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
                 pacedGoals: record.policy == "expert+model-plans",
-                landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil }))
+                landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil },
+                samples: Self.trainingSteps(record.proprioception, steps: record.expertActions.count)))
             progress?(i + 1, found.count)
         }
         episodes = loaded
         self.config = config
         self.futureFrames = futureFrames
-        steps = loaded.reduce(0) { $0 + $1.labels.count }
+        steps = loaded.reduce(0) { $0 + $1.samples.count }
+    }
+
+    /// Consecutive still steps (hand moved < 1 mm and gripper unchanged) kept from one stall.
+    public static let stallStepsKept = 8
+
+    /// The steps of an episode worth a sample: all but the states of a long stall past its first
+    /// ``stallStepsKept`` steps. A follower-driven episode that failed can stand in one place for
+    /// 150 steps; those near-identical states, each labelled "lift and line up again", would swamp
+    /// the rest of the data (an earlier DAgger round taught the follower to hover that way).
+    static func trainingSteps(_ proprioception: [[Float]], steps: Int) -> [Int] {
+        var kept: [Int] = [], still = 0
+        for t in 0..<steps {
+            if t > 0 {
+                let a = proprioception[t - 1], b = proprioception[t]
+                let moved = zip(a.prefix(3), b.prefix(3)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+                still = moved < 0.001 && abs(a[3] - b[3]) < 1e-3 ? still + 1 : 0
+            }
+            if still <= stallStepsKept { kept.append(t) }
+        }
+        return kept
     }
 
     public var episodeCount: Int { episodes.count }
@@ -121,12 +144,12 @@ public final class FollowerData {
             // Episodes weighted by length: every step equally likely.
             var pick = Int(rng.next() % UInt64(steps))
             var e = 0
-            while pick >= episodes[e].labels.count {
-                pick -= episodes[e].labels.count
+            while pick >= episodes[e].samples.count {
+                pick -= episodes[e].samples.count
                 e += 1
             }
             let episode = episodes[e]
-            let t = pick
+            let t = episode.samples[pick]
             let (goal, next, reachedTarget, shown) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
             frames += Self.shifted(episode.frames[t].planarSigned(), side: r, by: augmentation.shift, rng: &rng)
             for image in [goal, next] {

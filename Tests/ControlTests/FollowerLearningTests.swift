@@ -45,6 +45,20 @@ struct FollowerLearningTests {
         return count
     }
 
+    @Test("a long stall is thinned out to its first still steps; moving steps and short pauses all stay")
+    func stallsThinnedOut() {
+        // 11 moving steps (0…10), then 100 still ones (11…110), then 2 moving: 11 + 8 + 2 kept of 113.
+        var hand: [[Float]] = (0...10).map { [Float($0) * 0.01, 0, 0.1, 1] }
+        hand += (0..<100).map { _ in hand.last! }
+        hand += (1...3).map { [0.1 + Float($0) * 0.01, 0, 0.1, 1] }
+        let kept = FollowerData.trainingSteps(hand, steps: hand.count - 1)
+        #expect(kept.count == 11 + FollowerData.stallStepsKept + 2)
+        #expect(kept.prefix(19) == ArraySlice(0..<19) && kept.suffix(2) == [111, 112])
+        // Closing the fingers in place is not a stall.
+        let closing: [[Float]] = (0...20).map { [0, 0, 0.1, max(0, 1 - Float($0) * 0.05)] }
+        #expect(FollowerData.trainingSteps(closing, steps: 20).count == 20)
+    }
+
     @Test("a micro follower learns: its loss falls and it presses the button more often than before training")
     func learns() async throws {
         let (losses, before, after) = try await Blocking.onOwnThread { () throws -> ([FollowerLosses], Int, Int) in
