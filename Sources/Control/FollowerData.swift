@@ -72,6 +72,11 @@ public final class FollowerData {
                 samples: Self.trainingSteps(record.proprioception, steps: record.expertActions.count)))
             progress?(i + 1, found.count)
         }
+        if config.landmarks > 0, !loaded.contains(where: { $0.landmarks?.first?.count == 3 * config.landmarks }) {
+            throw ControlError("a follower with a landmark head (\(config.landmarks) points) needs datasets that record \(config.landmarks) "
+                + "landmarks per frame; none of \(directories.joined(separator: ", ")) does: collect them again with this version "
+                + "of videoagent collect, or train without --landmarks")
+        }
         episodes = loaded
         self.config = config
         self.futureFrames = futureFrames

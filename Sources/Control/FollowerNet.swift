@@ -17,11 +17,12 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     public var handEstimate = true
     /// Key points of the scene the policy's hidden layer also predicts (relative to the hand) during
     /// training: an auxiliary target that makes it locate the puck, handle or block precisely. Acting
-    /// ignores the prediction. 0 = no such head.
-    public var landmarks = 3
+    /// ignores the prediction. 0 = no such head (the default: with it the follower scored higher but
+    /// followed other tasks' plans less, see the follower's model card).
+    public var landmarks = 0
 
     public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256,
-                handEstimate: Bool = true, landmarks: Int = 3) {
+                handEstimate: Bool = true, landmarks: Int = 0) {
         self.resolution = resolution
         self.planResolution = planResolution
         self.chunk = chunk
@@ -46,7 +47,7 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     }
 
     /// A small configuration for tests.
-    public static let micro = FollowerConfig(resolution: 32, planResolution: 16, chunk: 2, width: 8, hidden: 64)
+    public static let micro = FollowerConfig(resolution: 32, planResolution: 16, chunk: 2, width: 8, hidden: 64, landmarks: 3)
 
     public func validate() throws {
         guard resolution == planResolution || resolution == 2 * planResolution else {

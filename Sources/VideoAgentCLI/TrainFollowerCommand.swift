@@ -24,6 +24,9 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: "Steps between progress lines.") var logEvery: Int = 50
     @Option(help: "Steps between checkpoints.") var checkpointEvery: Int = 500
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Scene key points the follower also learns to locate (the landmark head; 0 = none, the tabletop datasets have 3).",
+                               discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card)."))
+    var landmarks: Int = 0
 
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("give --data DIR (episodes from videoagent collect) at least once") }
@@ -33,6 +36,8 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
         try OptionChecks.range(checkpointEvery, "--checkpoint-every", 1...1_000_000)
+        try OptionChecks.range(landmarks, "--landmarks", 0...16)
+        if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
     }
 
     func run() throws {
@@ -47,7 +52,9 @@ struct TrainFollowerCommand: ParsableCommand {
             options.learningRate = learningRate
             options.seed = seed
             options.totalSteps = steps
-            trainer = try FollowerTrainer(config: preset == "micro" ? .micro : FollowerConfig(), options: options)
+            var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
+            config.landmarks = landmarks
+            trainer = try FollowerTrainer(config: config, options: options)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
         let config = trainer.net.config

@@ -210,6 +210,16 @@ struct ModelCommandTests {
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: root + "/noproprio/episodes/button-press/corner/seed-0/episode.json"))
         let noProprio = try await CLIProcess.run(["train-follower", "--data", root + "/noproprio", "--out", root + "/x2", "--preset", "micro"])
         #expect(noProprio.status != 0 && noProprio.stderr.contains("proprioception"), "\(noProprio.stderr)")
+        // A landmark head needs datasets that record landmarks.
+        var plain = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: record))) as! [String: Any]
+        plain["landmarks"] = nil
+        try FileManager.default.createDirectory(atPath: root + "/nolandmarks/episodes/button-press/corner", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root + "/data/episodes/button-press/corner/seed-0",
+                                         toPath: root + "/nolandmarks/episodes/button-press/corner/seed-0")
+        try JSONSerialization.data(withJSONObject: plain).write(to: URL(fileURLWithPath: root + "/nolandmarks/episodes/button-press/corner/seed-0/episode.json"))
+        let noLandmarks = try await CLIProcess.run(["train-follower", "--data", root + "/nolandmarks", "--out", root + "/x3", "--preset", "micro",
+                                                    "--landmarks", "3"])
+        #expect(noLandmarks.status != 0 && noLandmarks.stderr.contains("landmarks per frame"), "\(noLandmarks.stderr)")
         // Resume continues from the saved step.
         let resumed = try await CLIProcess.run(["train", "--out", root + "/run", "--resume", "--steps", "30", "--log-every", "6"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
