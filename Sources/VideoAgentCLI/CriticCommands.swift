@@ -33,6 +33,8 @@ struct TrainCriticCommand: ParsableCommand {
     var validationFraction: Float = 0.2
     @Flag(help: "Learn the tasks' success rates with the rest (the ablation) instead of starting the accept logit from them.")
     var learnBaseRates = false
+    @Option(help: "Networks trained from seeds --seed, --seed + 1, …; they judge together (their logits averaged).")
+    var members: Int = 1
 
     func validate() throws {
         try OptionChecks.range(steps, "--steps", 1...1_000_000)
@@ -40,6 +42,49 @@ struct TrainCriticCommand: ParsableCommand {
         try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
         try OptionChecks.finite(validationFraction, "--validation-fraction", in: 0...0.5)
+        try OptionChecks.range(members, "--members", 1...16)
+    }
+
+    /// Trains one member; `save` is called whenever its validation AUC is the best so far (or once at
+    /// the end without validation plans). Returns the step kept.
+    private func trainMember(seed: UInt64, data: CriticData, validation: [(plan: JudgedPlan, frames: [RGBImage])], canValidate: Bool,
+                             member: Int, log: inout String, save: (CriticTrainer) throws -> Void) throws -> Int {
+        let trainer = CriticTrainer(config: data.config, learningRate: learningRate, seed: seed)
+        trainer.batchSize = batch
+        let validationOutcomes = validation.map(\.plan.success)
+        var window: [CriticLosses] = []
+        let started = Date()
+        var best: (auc: Double, step: Int)? = nil
+        while trainer.step < steps {
+            window.append(try trainer.trainStep(data: data))
+            if trainer.step % logEvery == 0 || trainer.step == steps {
+                let n = Float(window.count)
+                let mean = { (f: (CriticLosses) -> Float) in window.map(f).reduce(0, +) / n }
+                var line = String(format: "step %d/%d  accept %.4f  frames %.4f  feedback %.4f", trainer.step, steps, mean(\.accept),
+                                  mean(\.frames), mean(\.feedback))
+                var auc = ""
+                if canValidate {
+                    let p = try trainer.judge.judge(validation.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
+                    let score = JudgeScore(judge: "", probabilities: p, threshold: 0.5, outcomes: validationOutcomes)
+                    auc = String(format: "%.4f", score.auc)
+                    line += "  validation AUC " + auc
+                    if best == nil || score.auc > best!.auc {
+                        best = (score.auc, trainer.step)
+                        try save(trainer)
+                        line += " (best so far, saved)"
+                    }
+                }
+                print(line + String(format: "  (%.0f s)", Date().timeIntervalSince(started)))
+                log += String(format: "%d,%d,%.6f,%.6f,%.6f,", member, trainer.step, mean(\.accept), mean(\.frames), mean(\.feedback)) + auc + "\n"
+                window.removeAll()
+            }
+        }
+        guard let best else {
+            try save(trainer)
+            return trainer.step
+        }
+        print(String(format: "kept step %d (validation AUC %.3f)", best.step, best.auc))
+        return best.step
     }
 
     func run() throws {
@@ -55,58 +100,37 @@ struct TrainCriticCommand: ParsableCommand {
         let dataset = try CriticData(fit, config: config)
         print("\(dataset.count) judged plans to learn from (\(dataset.successCount) executed successfully), \(config.tasks.count) tasks; "
               + (validation.isEmpty ? "no validation seeds" : "\(validation.count) plans of seeds \(validationSeeds.sorted().map(String.init).joined(separator: ", ")) to choose the step and threshold"))
-        let trainer = CriticTrainer(config: config, learningRate: learningRate, seed: seed)
-        trainer.batchSize = batch
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var log = "step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
-        var window: [CriticLosses] = []
-        let started = Date()
         let validationOutcomes = validation.map(\.plan.success)
         let canValidate = validationOutcomes.contains(true) && validationOutcomes.contains(false)
-        var best: (auc: Double, step: Int)? = nil
-        /// Saves the current weights with the threshold that balances errors best on `chooser`.
-        func save(choosingOn chooser: [(plan: JudgedPlan, frames: [RGBImage])]) throws -> LearnedJudge {
-            var judge = trainer.judge
+        // Every judge's threshold is chosen the same way: on the validation plans (or the training ones).
+        let chooser = canValidate ? validation : fit
+        func choosingThreshold(_ judge: LearnedJudge) throws -> LearnedJudge {
+            var judge = judge
             let p = try judge.judge(chooser.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
             judge.threshold = JudgeScore.bestThreshold(probabilities: p, outcomes: chooser.map(\.plan.success))
-            try judge.save(to: out + "/model.safetensors", extra: ["step": String(trainer.step)])
             return judge
         }
-        while trainer.step < steps {
-            window.append(try trainer.trainStep(data: dataset))
-            if trainer.step % logEvery == 0 || trainer.step == steps {
-                let n = Float(window.count)
-                let mean = { (f: (CriticLosses) -> Float) in window.map(f).reduce(0, +) / n }
-                var line = String(format: "step %d/%d  accept %.4f  frames %.4f  feedback %.4f", trainer.step, steps, mean(\.accept),
-                                  mean(\.frames), mean(\.feedback))
-                var auc = ""
-                if canValidate {
-                    let p = try trainer.judge.judge(validation.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
-                    let score = JudgeScore(judge: "", probabilities: p, threshold: 0.5, outcomes: validationOutcomes)
-                    auc = String(format: "%.4f", score.auc)
-                    line += "  validation AUC " + auc
-                    if best == nil || score.auc > best!.auc {
-                        best = (score.auc, trainer.step)
-                        _ = try save(choosingOn: validation)
-                        line += " (best so far, saved)"
-                    }
-                }
-                print(line + String(format: "  (%.0f s)", Date().timeIntervalSince(started)))
-                log += String(format: "%d,%.6f,%.6f,%.6f,", trainer.step, mean(\.accept), mean(\.frames), mean(\.feedback)) + auc + "\n"
-                window.removeAll()
-            }
+        var log = "member,step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
+        var kept: [(path: String, step: Int)] = []
+        for member in 0..<members {
+            if members > 1 { print("member \(member + 1) of \(members) (seed \(seed + UInt64(member)))") }
+            let path = members == 1 ? out + "/model.safetensors" : out + "/members/\(member).safetensors"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: validation, canValidate: canValidate,
+                                       member: member, log: &log, save: { trainer in
+                                           try choosingThreshold(trainer.judge).save(to: path, extra: ["step": String(trainer.step)])
+                                       })
+            kept.append((path, step))
         }
         try log.write(toFile: out + "/loss.csv", atomically: true, encoding: .utf8)
-        let judge: LearnedJudge
-        if let best {
-            judge = try LearnedJudge.load(out + "/model.safetensors")
-            print(String(format: "wrote %@/model.safetensors: step %d, the best validation AUC %.3f (threshold %.2f)", out, best.step, best.auc,
-                         judge.threshold))
-        } else {
-            judge = try save(choosingOn: fit)
-            print(String(format: "wrote %@/model.safetensors (threshold %.2f, chosen on the training plans: no validation seeds with both outcomes)",
-                         out, judge.threshold))
-        }
+        var judge = try LearnedJudge(members: kept.map { try LearnedJudge.load($0.path).net })
+        judge = try choosingThreshold(judge)
+        let steps = kept.map { String($0.step) }.joined(separator: ",")
+        try judge.save(to: out + "/model.safetensors", extra: ["step": steps])
+        judge = try LearnedJudge.load(out + "/model.safetensors")
+        print(String(format: "wrote %@/model.safetensors: %d member(s) kept at step(s) %@ (threshold %.2f, chosen on the %@)", out, members, steps,
+                     judge.threshold, canValidate ? "validation seeds" : "training plans: no validation seeds with both outcomes"))
         guard let heldout else { return }
         let test = try JudgedPlan.readAll(heldout).filter { scoreOracle || $0.plan.arm != "oracle" }
         guard !test.isEmpty else { throw ValidationError("--heldout \(heldout) holds no plans the model drew (only oracle ones); add --score-oracle") }
@@ -114,8 +138,6 @@ struct TrainCriticCommand: ParsableCommand {
         if !heldoutSeeds.isDisjoint(with: Set(seeds)) {
             print("warning: the held-out plans share seeds with the training plans; the scores below are not held-out")
         }
-        // Every judge's threshold is chosen the same way: on the validation plans (or the training ones).
-        let chooser = canValidate ? validation : fit
         let truth = test.map(\.plan.success), tasks = test.map(\.plan.task)
         var prior: [String: Float] = [:]
         for task in Set(fit.map(\.plan.task)) {

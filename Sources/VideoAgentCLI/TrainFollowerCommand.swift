@@ -27,6 +27,7 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Scene key points the follower also learns to locate (the landmark head; 0 = none, the tabletop datasets have 3).",
                                discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card)."))
     var landmarks: Int = 0
+    @Option(help: "Weight of the landmark loss next to the action loss.") var landmarkWeight: Float = 1
 
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("give --data DIR (episodes from videoagent collect) at least once") }
@@ -37,6 +38,7 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
         try OptionChecks.range(checkpointEvery, "--checkpoint-every", 1...1_000_000)
         try OptionChecks.range(landmarks, "--landmarks", 0...16)
+        try OptionChecks.finite(landmarkWeight, "--landmark-weight", in: 0...100)
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
     }
 
@@ -52,6 +54,7 @@ struct TrainFollowerCommand: ParsableCommand {
             options.learningRate = learningRate
             options.seed = seed
             options.totalSteps = steps
+            options.landmarkWeight = landmarkWeight
             var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
             config.landmarks = landmarks
             trainer = try FollowerTrainer(config: config, options: options)

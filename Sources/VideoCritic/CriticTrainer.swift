@@ -8,7 +8,7 @@ import Tensor
 /// jumps), the observation repeated (nothing moves), a frame skipped ahead (an object teleports),
 /// another task's plan under this task's sentence (the wrong task).
 public final class CriticData {
-    let config: CriticConfig
+    public let config: CriticConfig
     let plans: [(plan: JudgedPlan, frames: [RGBImage])]
     let successes: [Int]
     let failures: [Int]

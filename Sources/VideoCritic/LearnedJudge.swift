@@ -107,19 +107,29 @@ public final class CriticNet: Module {
 }
 
 /// The learned plan judge: trained on plans the follower executed (accept iff the environment
-/// reported success) and on synthetic hallucinations (``CriticTrainer``).
+/// reported success) and on synthetic hallucinations (``CriticTrainer``). Several networks trained
+/// from different seeds (`train-critic --members N`) judge together: their logits are averaged,
+/// which steadies a judge that a few hundred executed plans otherwise leave noisy.
 public struct LearnedJudge: PlanJudge, @unchecked Sendable {
-    // The network is only read (inference without gradients).
-    public let net: CriticNet
+    // The networks are only read (inference without gradients).
+    public let members: [CriticNet]
     /// Accept at or above this probability.
     public var threshold: Float
     public let version: String
 
     public init(net: CriticNet, threshold: Float = 0.5, version: String = "learned") {
-        self.net = net
+        self.init(members: [net], threshold: threshold, version: version)
+    }
+
+    public init(members: [CriticNet], threshold: Float = 0.5, version: String = "learned") {
+        precondition(!members.isEmpty && members.allSatisfy { $0.config == members[0].config }, "members must share one configuration")
+        self.members = members
         self.threshold = threshold
         self.version = version
     }
+
+    /// The first member (all share its configuration).
+    public var net: CriticNet { members[0] }
 
     public var name: String { version }
 
@@ -129,12 +139,20 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
 
     /// Verdicts for many plans at once (frames with the observation first).
     public func judge(_ plans: [(frames: [RGBImage], task: String)]) throws -> [PlanVerdict] {
-        let (accept, frames, feedback) = withoutGrad {
-            net(plans: CriticNet.input(plans.map(\.frames), config: net.config), tasks: plans.map { net.config.taskIndex($0.task) })
+        let input = CriticNet.input(plans.map(\.frames), config: net.config)
+        let tasks = plans.map { net.config.taskIndex($0.task) }
+        var accept = [Float](repeating: 0, count: plans.count)
+        var frames: [Float] = [], categories: [Float] = []
+        for member in members {
+            let (a, f, c) = withoutGrad { member(plans: input, tasks: tasks) }
+            let (av, fv, cv) = (a.toArray(), f.toArray(), c.toArray())
+            if frames.isEmpty { frames = [Float](repeating: 0, count: fv.count); categories = [Float](repeating: 0, count: cv.count) }
+            for i in accept.indices { accept[i] += av[i] / Float(members.count) }
+            for i in frames.indices { frames[i] += fv[i] / Float(members.count) }
+            for i in categories.indices { categories[i] += cv[i] / Float(members.count) }
         }
-        let p = accept.toArray().map { 1 / (1 + exp(-$0)) }
-        let frameScores = frames.toArray().map { 1 / (1 + exp(-$0)) }
-        let categories = feedback.toArray()
+        let p = accept.map { 1 / (1 + exp(-$0)) }
+        let frameScores = frames.map { 1 / (1 + exp(-$0)) }
         let f = net.config.frames - 1, k = FeedbackCategory.allCases.count
         return plans.indices.map { i in
             let scores = Array(frameScores[(i * f)..<((i + 1) * f)])
@@ -149,12 +167,16 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
         }
     }
 
+    /// One member: its tensors as they are; several: each under `member<i>.`.
     public func save(to path: String, extra: [String: String] = [:]) throws {
         var metadata = extra
         metadata["format"] = "videoagent-critic-1"
         metadata["config"] = String(decoding: try JSONEncoder().encode(net.config), as: UTF8.self)
         metadata["threshold"] = String(threshold)
-        try net.save(to: path, metadata: metadata)
+        guard members.count > 1 else { return try net.save(to: path, metadata: metadata) }
+        metadata["members"] = String(members.count)
+        let tensors = members.enumerated().flatMap { i, member in member.namedTensors().map { ("member\(i)." + $0.name, $0.tensor) } }
+        try Safetensors.write(tensors, metadata: metadata, to: path)
     }
 
     public static func load(_ path: String) throws -> LearnedJudge {
@@ -162,9 +184,14 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
         guard metadata["format"] == "videoagent-critic-1", let text = metadata["config"],
               let config = try? JSONDecoder().decode(CriticConfig.self, from: Data(text.utf8))
         else { throw CriticError("\(path) is not a learned critic (no videoagent-critic-1 metadata); train one with videoagent train-critic") }
-        let net = CriticNet(config: config)
-        try net.load(tensors)
-        return LearnedJudge(net: net, threshold: metadata["threshold"].flatMap(Float.init) ?? 0.5,
-                            version: "learned@\(metadata["step"] ?? "?")")
+        let count = metadata["members"].flatMap { Int($0) } ?? 1
+        guard (1...64).contains(count) else { throw CriticError("\(path) names \(metadata["members"] ?? "?") members; train it again with videoagent train-critic") }
+        let members = try (0..<count).map { i -> CriticNet in
+            let net = CriticNet(config: config)
+            try net.load(count == 1 ? tensors : Safetensors.tensors(tensors, under: "member\(i)."))
+            return net
+        }
+        return LearnedJudge(members: members, threshold: metadata["threshold"].flatMap(Float.init) ?? 0.5,
+                            version: "learned@\(metadata["step"] ?? "?")" + (count > 1 ? "×\(count)" : ""))
     }
 }

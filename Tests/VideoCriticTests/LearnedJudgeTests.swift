@@ -78,6 +78,24 @@ struct LearnedJudgeTests {
         #expect(JudgeScore.bestThreshold(probabilities: [0.9, 0.8, 0.3, 0.2], outcomes: [true, true, false, false]) > 0.3)
     }
 
+    @Test("an ensemble judges with its members' mean logit, and saves and loads whole")
+    func ensemble() throws {
+        let config = CriticConfig(resolution: 16, width: 8, hidden: 16, tasks: ["t"], taskLogOdds: [0, 0])
+        let members = (0..<3).map { CriticNet(config: config, seed: UInt64($0)) }
+        let frames = (0..<8).map { i in RGBImage(width: 16, height: 16, pixels: [UInt8](repeating: UInt8(20 * i), count: 16 * 16 * 3)) }
+        let single = try members.map { try LearnedJudge(net: $0).judge([(frames, "t")])[0].acceptProbability }
+        let logit = { (p: Float) in log(p / (1 - p)) }
+        let expected = 1 / (1 + exp(-single.map(logit).reduce(0, +) / 3))
+        let together = LearnedJudge(members: members, threshold: 0.4)
+        let verdict = try together.judge([(frames, "t")])[0]
+        #expect(abs(verdict.acceptProbability - expected) < 1e-4, "\(verdict.acceptProbability) vs \(expected) from \(single)")
+        let path = NSTemporaryDirectory() + "critic-ensemble-\(UUID().uuidString).safetensors"
+        try together.save(to: path, extra: ["step": "5,6,7"])
+        let loaded = try LearnedJudge.load(path)
+        #expect(loaded.members.count == 3 && loaded.threshold == 0.4 && loaded.name.hasSuffix("×3"))
+        #expect(abs(try loaded.judge([(frames, "t")])[0].acceptProbability - verdict.acceptProbability) < 1e-6)
+    }
+
     @Test("a damaged critic file is refused with a reason")
     func damagedCheckpoint() throws {
         let path = NSTemporaryDirectory() + "critic-\(UUID().uuidString).safetensors"
