@@ -35,6 +35,8 @@ struct TrainCriticCommand: ParsableCommand {
     var learnBaseRates = false
     @Option(help: "Networks trained from seeds --seed, --seed + 1, …; they judge together (their logits averaged).")
     var members: Int = 1
+    @Option(help: ArgumentHelp("Score this existing critic (model.safetensors) on --heldout instead of training one.", valueName: "PATH"))
+    var score: String?
 
     func validate() throws {
         try OptionChecks.range(steps, "--steps", 1...1_000_000)
@@ -43,6 +45,7 @@ struct TrainCriticCommand: ParsableCommand {
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
         try OptionChecks.finite(validationFraction, "--validation-fraction", in: 0...0.5)
         try OptionChecks.range(members, "--members", 1...16)
+        if score != nil && heldout == nil { throw ValidationError("--score PATH needs --heldout DIR: the judged plans to score it on") }
     }
 
     /// Trains one member; `save` is called whenever its validation AUC is the best so far (or once at
@@ -111,26 +114,33 @@ struct TrainCriticCommand: ParsableCommand {
             judge.threshold = JudgeScore.bestThreshold(probabilities: p, outcomes: chooser.map(\.plan.success))
             return judge
         }
-        var log = "member,step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
-        var kept: [(path: String, step: Int)] = []
-        for member in 0..<members {
-            if members > 1 { print("member \(member + 1) of \(members) (seed \(seed + UInt64(member)))") }
-            let path = members == 1 ? out + "/model.safetensors" : out + "/members/\(member).safetensors"
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: validation, canValidate: canValidate,
-                                       member: member, log: &log, save: { trainer in
-                                           try choosingThreshold(trainer.judge).save(to: path, extra: ["step": String(trainer.step)])
-                                       })
-            kept.append((path, step))
+        var judge: LearnedJudge
+        if let score {
+            // An existing critic, scored with its own threshold against the same baselines.
+            judge = try LearnedJudge.load(score)
+            print(String(format: "scoring %@ (%@, threshold %.2f); nothing is trained", score, judge.name, judge.threshold))
+        } else {
+            var log = "member,step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
+            var kept: [(path: String, step: Int)] = []
+            for member in 0..<members {
+                if members > 1 { print("member \(member + 1) of \(members) (seed \(seed + UInt64(member)))") }
+                let path = members == 1 ? out + "/model.safetensors" : out + "/members/\(member).safetensors"
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: validation, canValidate: canValidate,
+                                           member: member, log: &log, save: { trainer in
+                                               try choosingThreshold(trainer.judge).save(to: path, extra: ["step": String(trainer.step)])
+                                           })
+                kept.append((path, step))
+            }
+            try log.write(toFile: out + "/loss.csv", atomically: true, encoding: .utf8)
+            judge = try LearnedJudge(members: kept.map { try LearnedJudge.load($0.path).net })
+            judge = try choosingThreshold(judge)
+            let steps = kept.map { String($0.step) }.joined(separator: ",")
+            try judge.save(to: out + "/model.safetensors", extra: ["step": steps])
+            judge = try LearnedJudge.load(out + "/model.safetensors")
+            print(String(format: "wrote %@/model.safetensors: %d member(s) kept at step(s) %@ (threshold %.2f, chosen on the %@)", out, members, steps,
+                         judge.threshold, canValidate ? "validation seeds" : "training plans: no validation seeds with both outcomes"))
         }
-        try log.write(toFile: out + "/loss.csv", atomically: true, encoding: .utf8)
-        var judge = try LearnedJudge(members: kept.map { try LearnedJudge.load($0.path).net })
-        judge = try choosingThreshold(judge)
-        let steps = kept.map { String($0.step) }.joined(separator: ",")
-        try judge.save(to: out + "/model.safetensors", extra: ["step": steps])
-        judge = try LearnedJudge.load(out + "/model.safetensors")
-        print(String(format: "wrote %@/model.safetensors: %d member(s) kept at step(s) %@ (threshold %.2f, chosen on the %@)", out, members, steps,
-                     judge.threshold, canValidate ? "validation seeds" : "training plans: no validation seeds with both outcomes"))
         guard let heldout else { return }
         let test = try JudgedPlan.readAll(heldout).filter { scoreOracle || $0.plan.arm != "oracle" }
         guard !test.isEmpty else { throw ValidationError("--heldout \(heldout) holds no plans the model drew (only oracle ones); add --score-oracle") }
