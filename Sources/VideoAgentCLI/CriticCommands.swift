@@ -50,11 +50,12 @@ struct TrainCriticCommand: ParsableCommand {
 
     /// Trains one member; `save` is called whenever its validation AUC is the best so far (or once at
     /// the end without validation plans). Returns the step kept.
-    private func trainMember(seed: UInt64, data: CriticData, validation: [(plan: JudgedPlan, frames: [RGBImage])], canValidate: Bool,
+    private func trainMember(seed: UInt64, data: CriticData, validation: [(plan: JudgedPlan, frames: [RGBImage])],
                              member: Int, log: inout String, save: (CriticTrainer) throws -> Void) throws -> Int {
         let trainer = CriticTrainer(config: data.config, learningRate: learningRate, seed: seed)
         trainer.batchSize = batch
         let validationOutcomes = validation.map(\.plan.success)
+        let canValidate = validationOutcomes.contains(true) && validationOutcomes.contains(false)
         var window: [CriticLosses] = []
         let started = Date()
         var best: (auc: Double, step: Int)? = nil
@@ -126,18 +127,18 @@ struct TrainCriticCommand: ParsableCommand {
                 if members > 1 { print("member \(member + 1) of \(members) (seed \(seed + UInt64(member)))") }
                 let path = members == 1 ? out + "/model.safetensors" : out + "/members/\(member).safetensors"
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: validation, canValidate: canValidate,
+                let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: validation,
                                            member: member, log: &log, save: { trainer in
                                                try choosingThreshold(trainer.judge).save(to: path, extra: ["step": String(trainer.step)])
                                            })
                 kept.append((path, step))
             }
             try log.write(toFile: out + "/loss.csv", atomically: true, encoding: .utf8)
-            judge = try LearnedJudge(members: kept.map { try LearnedJudge.load($0.path).net })
-            judge = try choosingThreshold(judge)
             let steps = kept.map { String($0.step) }.joined(separator: ",")
+            // The name a loaded critic gets (LearnedJudge.load), so the report reads the same either way.
+            judge = try choosingThreshold(LearnedJudge(members: kept.map { try LearnedJudge.load($0.path).net },
+                                                       version: "learned@\(steps)" + (members > 1 ? "×\(members)" : "")))
             try judge.save(to: out + "/model.safetensors", extra: ["step": steps])
-            judge = try LearnedJudge.load(out + "/model.safetensors")
             print(String(format: "wrote %@/model.safetensors: %d member(s) kept at step(s) %@ (threshold %.2f, chosen on the %@)", out, members, steps,
                          judge.threshold, canValidate ? "validation seeds" : "training plans: no validation seeds with both outcomes"))
         }
