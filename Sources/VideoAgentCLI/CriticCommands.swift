@@ -19,7 +19,8 @@ struct TrainCriticCommand: ParsableCommand {
             and every judge's threshold is chosen there.
             """)
 
-    @Option(help: "Judged plans to train on (videoagent eval --save-plans DIR on training seeds).") var data: String
+    @Option(help: "Judged plans to train on (videoagent eval --save-plans DIR on training seeds); repeat for several folders.")
+    var data: [String] = []
     @Option(help: "Judged plans of held-out seeds to score on.") var heldout: String?
     @Flag(help: "Also score the held-out oracle plans (true demonstrations); by default only plans the model drew are scored.")
     var scoreOracle = false
@@ -35,6 +36,10 @@ struct TrainCriticCommand: ParsableCommand {
     var learnBaseRates = false
     @Option(help: "Networks trained from seeds --seed, --seed + 1, …; they judge together (their logits averaged).")
     var members: Int = 1
+    @Flag(help: "Keep a different fold of the training seeds apart from each member (needs --members ≥ 2) and choose the thresholds on every training plan, judged by the member that did not train on it (instead of on the last seeds alone).")
+    var crossFit = false
+    @Flag(help: "Choose a threshold per task (the one that maximises balanced accuracy over all plans) instead of one for all.")
+    var taskThresholds = false
     @Option(help: ArgumentHelp("Score this existing critic (model.safetensors) on --heldout instead of training one.", valueName: "PATH"))
     var score: String?
 
@@ -45,6 +50,11 @@ struct TrainCriticCommand: ParsableCommand {
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
         try OptionChecks.finite(validationFraction, "--validation-fraction", in: 0...0.5)
         try OptionChecks.range(members, "--members", 1...16)
+        if data.isEmpty { throw ValidationError("--data DIR is required: judged plans made by videoagent eval --save-plans DIR") }
+        if crossFit && members < 2 { throw ValidationError("--cross-fit needs --members 2 or more: each member keeps a different fold of the seeds apart") }
+        if score != nil && (crossFit || taskThresholds) {
+            throw ValidationError("--score PATH scores a critic with its own thresholds; --cross-fit and --task-thresholds apply to training")
+        }
         if score != nil && heldout == nil { throw ValidationError("--score PATH needs --heldout DIR: the judged plans to score it on") }
     }
 
@@ -93,54 +103,82 @@ struct TrainCriticCommand: ParsableCommand {
 
     func run() throws {
         Console.lineBuffered()
-        let all = try JudgedPlan.readAll(data)
-        // The last seeds of the training data choose the step and the threshold (never the held-out ones).
+        let all = try data.flatMap { try JudgedPlan.readAll($0) }
         let seeds = Array(Set(all.map(\.plan.seed))).sorted()
-        let validationSeeds = Set(seeds.suffix(seeds.count < 2 ? 0 : max(1, Int((Float(seeds.count) * validationFraction).rounded()))))
-        let fit = all.filter { !validationSeeds.contains($0.plan.seed) }
-        let validation = all.filter { validationSeeds.contains($0.plan.seed) }
+        // The plans thresholds are chosen on: the kind that is scored (plans the model drew, unless --score-oracle).
+        let judged = { (plans: [(plan: JudgedPlan, frames: [RGBImage])]) in plans.filter { scoreOracle || $0.plan.arm != "oracle" } }
+        // Seeds kept apart from each member to choose its step: the last seeds of the training data, or with
+        // --cross-fit a different fold of them for every member (never the held-out ones).
+        let lastSeeds = Set(seeds.suffix(seeds.count < 2 ? 0 : max(1, Int((Float(seeds.count) * validationFraction).rounded()))))
+        let folds = crossFit ? (0..<members).map { i in Set(seeds.enumerated().filter { $0.offset % members == i }.map(\.element)) }
+                             : Array(repeating: lastSeeds, count: members)
+        let fit = crossFit ? all : all.filter { !lastSeeds.contains($0.plan.seed) }
         var config = CriticConfig.fitted(to: fit.map(\.plan))
         if learnBaseRates { config.taskLogOdds = nil }
-        let dataset = try CriticData(fit, config: config)
-        print("\(dataset.count) judged plans to learn from (\(dataset.successCount) executed successfully), \(config.tasks.count) tasks; "
-              + (validation.isEmpty ? "no validation seeds" : "\(validation.count) plans of seeds \(validationSeeds.sorted().map(String.init).joined(separator: ", ")) to choose the step and threshold"))
+        print("\(all.count) judged plans of \(seeds.count) seeds (\(all.filter(\.plan.success).count) executed successfully), \(config.tasks.count) tasks; "
+              + (crossFit ? "\(members) folds of the seeds, each kept apart from one member to choose its step; thresholds chosen on every plan "
+                            + "by the member that did not train on it"
+                          : lastSeeds.isEmpty ? "no validation seeds"
+                          : "seeds \(lastSeeds.sorted().map(String.init).joined(separator: ", ")) kept apart to choose the step and threshold"))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let validationOutcomes = validation.map(\.plan.success)
-        let canValidate = validationOutcomes.contains(true) && validationOutcomes.contains(false)
-        // Every judge's threshold is chosen the same way: on the validation plans (or the training ones).
-        let chooser = canValidate ? validation : fit
-        func choosingThreshold(_ judge: LearnedJudge) throws -> LearnedJudge {
-            var judge = judge
-            let p = try judge.judge(chooser.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
-            judge.threshold = JudgeScore.bestThreshold(probabilities: p, outcomes: chooser.map(\.plan.success))
-            return judge
-        }
         var judge: LearnedJudge
         if let score {
-            // An existing critic, scored with its own threshold against the same baselines.
+            // An existing critic, scored with its own thresholds against the same baselines.
             judge = try LearnedJudge.load(score)
-            print(String(format: "scoring %@ (%@, threshold %.2f); nothing is trained", score, judge.name, judge.threshold))
+            print(String(format: "scoring %@ (%@, threshold %.2f%@); nothing is trained", score, judge.name, judge.threshold,
+                         judge.taskThresholds.isEmpty ? "" : ", thresholds by task"))
         } else {
             var log = "member,step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
             var kept: [(path: String, step: Int)] = []
+            // With --cross-fit, every training plan judged by the member that did not train on it.
+            var outOfFold: [(plan: JudgedPlan, probability: Float)] = []
+            let shared = crossFit ? nil : try CriticData(fit, config: config)
             for member in 0..<members {
                 if members > 1 { print("member \(member + 1) of \(members) (seed \(seed + UInt64(member)))") }
+                let apart = all.filter { folds[member].contains($0.plan.seed) }
+                let dataset = try shared ?? CriticData(all.filter { !folds[member].contains($0.plan.seed) }, config: config)
+                if member == 0 || crossFit {
+                    print("\(dataset.count) plans to learn from (\(dataset.successCount) executed successfully), \(apart.count) kept apart")
+                }
                 let path = members == 1 ? out + "/model.safetensors" : out + "/members/\(member).safetensors"
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: validation,
-                                           member: member, log: &log, save: { trainer in
-                                               try choosingThreshold(trainer.judge).save(to: path, extra: ["step": String(trainer.step)])
-                                           })
+                let step = try trainMember(seed: seed + UInt64(member), data: dataset, validation: apart, member: member, log: &log,
+                                           save: { trainer in try trainer.judge.save(to: path, extra: ["step": String(trainer.step)]) })
                 kept.append((path, step))
+                if crossFit {
+                    let mine = judged(apart)
+                    let p = try LearnedJudge.load(path).judge(mine.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
+                    outOfFold += zip(mine.map(\.plan), p).map { ($0, $1) }
+                }
             }
             try log.write(toFile: out + "/loss.csv", atomically: true, encoding: .utf8)
             let steps = kept.map { String($0.step) }.joined(separator: ",")
             // The name a loaded critic gets (LearnedJudge.load), so the report reads the same either way.
-            judge = try choosingThreshold(LearnedJudge(members: kept.map { try LearnedJudge.load($0.path).net },
-                                                       version: "learned@\(steps)" + (members > 1 ? "×\(members)" : "")))
+            judge = LearnedJudge(members: try kept.map { try LearnedJudge.load($0.path).net },
+                                 version: "learned@\(steps)" + (members > 1 ? "×\(members)" : ""))
+            // Thresholds: on the out-of-fold judgements, else the kept-apart seeds, else the training plans.
+            var chooser: (plans: [JudgedPlan], probabilities: [Float], what: String)
+            let apart = judged(all.filter { lastSeeds.contains($0.plan.seed) })
+            if crossFit {
+                chooser = (outOfFold.map(\.plan), outOfFold.map(\.probability), "every training plan, judged by the member that did not train on it")
+            } else if Set(apart.map(\.plan.success)).count == 2 {
+                chooser = (apart.map(\.plan), try judge.judge(apart.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
+                           "the seeds kept apart")
+            } else {
+                let plans = judged(fit)
+                chooser = (plans.map(\.plan), try judge.judge(plans.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
+                           "the training plans (no seeds kept apart with both outcomes)")
+            }
+            let outcomes = chooser.plans.map(\.success)
+            judge.threshold = JudgeScore.bestThreshold(probabilities: chooser.probabilities, outcomes: outcomes)
+            if taskThresholds {
+                judge.taskThresholds = JudgeScore.bestTaskThresholds(probabilities: chooser.probabilities, outcomes: outcomes,
+                                                                     tasks: chooser.plans.map(\.instruction), fallback: judge.threshold)
+            }
             try judge.save(to: out + "/model.safetensors", extra: ["step": steps])
-            print(String(format: "wrote %@/model.safetensors: %d member(s) kept at step(s) %@ (threshold %.2f, chosen on the %@)", out, members, steps,
-                         judge.threshold, canValidate ? "validation seeds" : "training plans: no validation seeds with both outcomes"))
+            let byTask = judge.taskThresholds.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }
+            print(String(format: "wrote %@/model.safetensors: %d member(s) kept at step(s) %@, threshold %.2f%@ (chosen on %@)", out, members,
+                         steps, judge.threshold, byTask.isEmpty ? "" : "; by task: " + byTask.joined(separator: ", "), chooser.what))
         }
         guard let heldout else { return }
         let test = try JudgedPlan.readAll(heldout).filter { scoreOracle || $0.plan.arm != "oracle" }
@@ -159,11 +197,19 @@ struct TrainCriticCommand: ParsableCommand {
         let motionProbability = { (plans: [(plan: JudgedPlan, frames: [RGBImage])]) in
             try plans.map { try motion.judge(observation: $0.frames[0], plan: Array($0.frames.dropFirst()), task: $0.plan.instruction).acceptProbability }
         }
-        let priorThreshold = JudgeScore.bestThreshold(probabilities: chooser.map { prior[$0.plan.task] ?? 0 }, outcomes: chooser.map(\.plan.success))
-        let motionThreshold = JudgeScore.bestThreshold(probabilities: try motionProbability(chooser), outcomes: chooser.map(\.plan.success))
+        // The baselines' thresholds are chosen on the kept-apart seeds (all training seeds with --cross-fit).
+        let baselineChooser = judged(crossFit || Set(judged(all.filter { lastSeeds.contains($0.plan.seed) }).map(\.plan.success)).count < 2
+                                     ? fit : all.filter { lastSeeds.contains($0.plan.seed) })
+        let priorThreshold = JudgeScore.bestThreshold(probabilities: baselineChooser.map { prior[$0.plan.task] ?? 0 },
+                                                      outcomes: baselineChooser.map(\.plan.success))
+        let motionThreshold = JudgeScore.bestThreshold(probabilities: try motionProbability(baselineChooser),
+                                                       outcomes: baselineChooser.map(\.plan.success))
+        var learned = JudgeScore(judge: "learned critic", probabilities: try judge.judge(test.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
+                                 threshold: judge.threshold, outcomes: truth, tasks: tasks,
+                                 thresholds: test.map { judge.threshold(for: $0.plan.instruction) })
+        if !judge.taskThresholds.isEmpty { learned.taskThresholds = judge.taskThresholds }
         let scores = [
-            JudgeScore(judge: "learned critic", probabilities: try judge.judge(test.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
-                       threshold: judge.threshold, outcomes: truth, tasks: tasks),
+            learned,
             JudgeScore(judge: "always accept", probabilities: test.map { _ in 1 }, threshold: 0.5, outcomes: truth, tasks: tasks),
             JudgeScore(judge: "motion rule (one hand-crafted feature)", probabilities: try motionProbability(test), threshold: motionThreshold,
                        outcomes: truth, tasks: tasks),
@@ -171,17 +217,21 @@ struct TrainCriticCommand: ParsableCommand {
                        threshold: priorThreshold, outcomes: truth, tasks: tasks),
         ]
         var md = "# Critic on held-out executed plans\n\n\(test.count) plans from \(heldout) (seeds \(heldoutSeeds.min()!)–\(heldoutSeeds.max()!)), "
-        md += "\(truth.filter { $0 }.count) executed successfully. Thresholds were chosen on "
-        md += canValidate ? "the validation seeds of the training data.\n\n" : "the training plans.\n\n"
+        md += "\(truth.filter { $0 }.count) executed successfully. Thresholds were chosen on training seeds, never these.\n\n"
         md += "| judge | threshold | accuracy | balanced accuracy | AUC | within-task AUC | TP | FP | TN | FN |\n"
         md += "|---|---|---|---|---|---|---|---|---|---|\n"
         for s in scores {
-            md += String(format: "| %@ | %.2f | %.3f | %.3f | %.3f | %@ | %d | %d | %d | %d |\n", s.judge, s.threshold, s.accuracy, s.balancedAccuracy,
+            md += String(format: "| %@ | %@ | %.3f | %.3f | %.3f | %@ | %d | %d | %d | %d |\n", s.judge,
+                         s.taskThresholds == nil ? String(format: "%.2f", s.threshold) : "by task", s.accuracy, s.balancedAccuracy,
                          s.auc, s.withinTaskAUC.map { String(format: "%.3f", $0) } ?? "–", s.truePositives, s.falsePositives,
                          s.trueNegatives, s.falseNegatives)
         }
         md += "\nWithin-task AUC: the AUC among the plans of one task, averaged over the tasks with both outcomes "
         md += "(how well a judge tells a good plan from a bad one for the same task; the task prior scores 0.5 there).\n"
+        if !judge.taskThresholds.isEmpty {
+            md += "\nThe learned critic's thresholds by task: "
+            md += judge.taskThresholds.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ") + ".\n"
+        }
         try md.write(toFile: out + "/critic-report.md", atomically: true, encoding: .utf8)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

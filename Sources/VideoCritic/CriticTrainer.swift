@@ -179,6 +179,8 @@ public final class CriticTrainer {
 public struct JudgeScore: Codable, Sendable {
     public var judge: String
     public var threshold: Float
+    /// Thresholds by task, when the judge has its own for some (the report shows them).
+    public var taskThresholds: [String: Float]?
     public var accuracy: Double
     public var balancedAccuracy: Double
     /// Area under the ROC curve (0.5: no better than chance; ties count half).
@@ -191,12 +193,14 @@ public struct JudgeScore: Codable, Sendable {
     public var trueNegatives: Int
     public var falseNegatives: Int
 
-    public init(judge: String, probabilities: [Float], threshold: Float, outcomes: [Bool], tasks: [String]? = nil) {
+    /// - Parameter thresholds: a threshold per plan (a judge with thresholds by task); else `threshold` for all.
+    public init(judge: String, probabilities: [Float], threshold: Float, outcomes: [Bool], tasks: [String]? = nil,
+                thresholds: [Float]? = nil) {
         self.judge = judge
         self.threshold = threshold
         var tp = 0, fp = 0, tn = 0, fn = 0
-        for (p, success) in zip(probabilities, outcomes) {
-            switch (p >= threshold, success) {
+        for (i, (p, success)) in zip(probabilities, outcomes).enumerated() {
+            switch (p >= (thresholds?[i] ?? threshold), success) {
             case (true, true): tp += 1
             case (true, false): fp += 1
             case (false, false): tn += 1
@@ -231,5 +235,29 @@ public struct JudgeScore: Codable, Sendable {
             JudgeScore(judge: "", probabilities: probabilities, threshold: a, outcomes: outcomes).balancedAccuracy
                 < JudgeScore(judge: "", probabilities: probabilities, threshold: b, outcomes: outcomes).balancedAccuracy
         } ?? 0.5
+    }
+
+    /// A threshold per task with the best balanced accuracy over all the plans together. Balanced
+    /// accuracy is a sum over tasks, TPR + TNR = Σ_t (TP_t / P + TN_t / N), so each task's threshold
+    /// is chosen on its own, with every success weighed 1/P and every failure 1/N of the whole set.
+    /// Candidates are 0 (accept every plan of the task), 0.05 … 0.95 and 1.01 (reject every one);
+    /// ties go to the candidate nearest `fallback`, so a task with few plans keeps the common one.
+    public static func bestTaskThresholds(probabilities: [Float], outcomes: [Bool], tasks: [String], fallback: Float) -> [String: Float] {
+        let positives = Double(max(1, outcomes.filter { $0 }.count)), negatives = Double(max(1, outcomes.filter { !$0 }.count))
+        let candidates = [Float(0)] + stride(from: Float(0.05), through: 0.951, by: 0.05) + [1.01]
+        var chosen: [String: Float] = [:]
+        for task in Set(tasks) {
+            let mine = tasks.indices.filter { tasks[$0] == task }
+            func gain(_ t: Float) -> Double {
+                mine.reduce(0) { sum, i in
+                    let accept = probabilities[i] >= t
+                    return sum + (outcomes[i] ? (accept ? 1 / positives : 0) : (accept ? 0 : 1 / negatives))
+                }
+            }
+            let gains = candidates.map(gain)
+            let best = gains.max()!
+            chosen[task] = zip(candidates, gains).filter { $0.1 >= best - 1e-12 }.map(\.0).min { abs($0 - fallback) < abs($1 - fallback) }!
+        }
+        return chosen
     }
 }

@@ -113,8 +113,11 @@ public final class CriticNet: Module {
 public struct LearnedJudge: PlanJudge, @unchecked Sendable {
     // The networks are only read (inference without gradients).
     public let members: [CriticNet]
-    /// Accept at or above this probability.
+    /// Accept at or above this probability (for tasks without a threshold of their own).
     public var threshold: Float
+    /// Thresholds by task sentence (`train-critic --task-thresholds`): a follower that rarely
+    /// succeeds at a task needs more evidence before a plan for it is accepted.
+    public var taskThresholds: [String: Float] = [:]
     public let version: String
 
     public init(net: CriticNet, threshold: Float = 0.5, version: String = "learned") {
@@ -130,6 +133,9 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
 
     /// The first member (all share its configuration).
     public var net: CriticNet { members[0] }
+
+    /// The threshold a plan for this task sentence is judged at.
+    public func threshold(for task: String) -> Float { taskThresholds[task] ?? threshold }
 
     public var name: String { version }
 
@@ -156,14 +162,15 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
         let f = net.config.frames - 1, k = FeedbackCategory.allCases.count
         return plans.indices.map { i in
             let scores = Array(frameScores[(i * f)..<((i + 1) * f)])
+            let accept = p[i] >= threshold(for: plans[i].task)
             var category = FeedbackCategory.ok
-            if p[i] < threshold {
+            if !accept {
                 // The most likely problem (never "ok" for a rejected plan).
                 let row = categories[(i * k)..<((i + 1) * k)]
                 let best = zip(FeedbackCategory.allCases, row).filter { $0.0 != .ok }.max { $0.1 < $1.1 }
                 category = best?.0 ?? .incomplete
             }
-            return PlanVerdict(acceptProbability: p[i], accept: p[i] >= threshold, frameScores: scores, feedback: category)
+            return PlanVerdict(acceptProbability: p[i], accept: accept, frameScores: scores, feedback: category)
         }
     }
 
@@ -173,6 +180,11 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
         metadata["format"] = "videoagent-critic-1"
         metadata["config"] = String(decoding: try JSONEncoder().encode(net.config), as: UTF8.self)
         metadata["threshold"] = String(threshold)
+        if !taskThresholds.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            metadata["task_thresholds"] = String(decoding: try encoder.encode(taskThresholds), as: UTF8.self)
+        }
         guard members.count > 1 else { return try net.save(to: path, metadata: metadata) }
         metadata["members"] = String(members.count)
         let tensors = members.enumerated().flatMap { i, member in member.namedTensors().map { ("member\(i)." + $0.name, $0.tensor) } }
@@ -191,7 +203,14 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
             try net.load(count == 1 ? tensors : Safetensors.tensors(tensors, under: "member\(i)."))
             return net
         }
-        return LearnedJudge(members: members, threshold: metadata["threshold"].flatMap(Float.init) ?? 0.5,
-                            version: "learned@\(metadata["step"] ?? "?")" + (count > 1 ? "×\(count)" : ""))
+        var judge = LearnedJudge(members: members, threshold: metadata["threshold"].flatMap(Float.init) ?? 0.5,
+                                 version: "learned@\(metadata["step"] ?? "?")" + (count > 1 ? "×\(count)" : ""))
+        if let text = metadata["task_thresholds"] {
+            guard let thresholds = try? JSONDecoder().decode([String: Float].self, from: Data(text.utf8)),
+                  thresholds.values.allSatisfy({ $0.isFinite })
+            else { throw CriticError("\(path) has unreadable task thresholds; train it again with videoagent train-critic") }
+            judge.taskThresholds = thresholds
+        }
+        return judge
     }
 }

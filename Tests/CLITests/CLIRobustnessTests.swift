@@ -32,6 +32,9 @@ struct CLIRobustnessTests {
         (["critique", "--frames", "f", "--task", "x", "--critic", "vlm", "--vlm-url", "http://h/v1"], "--vlm-model"),
         (["critique", "--frames", "f", "--task", "x", "--vlm-model", "gpt-4o"], "--critic vlm"),
         (["eval", "--out", "o", "--critic", "vlm", "--vlm-url", "http://h/v1", "--vlm-model", "m", "--vlm-mode", "chatty"], "--vlm-mode"),
+        (["train-critic", "--out", "o"], "--data DIR is required"),
+        (["train-critic", "--data", "d", "--out", "o", "--cross-fit"], "--cross-fit needs --members 2"),
+        (["train-critic", "--data", "d", "--out", "o", "--score", "m", "--heldout", "h", "--task-thresholds"], "--score PATH"),
     ])
     func refusedNumbers(arguments: [String], mention: String) async throws {
         let result = try await CLIProcess.run(arguments)

@@ -96,6 +96,31 @@ struct LearnedJudgeTests {
         #expect(abs(try loaded.judge([(frames, "t")])[0].acceptProbability - verdict.acceptProbability) < 1e-6)
     }
 
+    @Test("thresholds by task: each maximises its share of the balanced accuracy; ties go to the common threshold")
+    func taskThresholds() throws {
+        // a: separable between 0.3 and 0.8; b: never succeeds (reject all its plans); c: one success at 0.1.
+        let tasks = ["a", "a", "a", "a", "b", "b", "b", "c"]
+        let p: [Float] = [0.9, 0.8, 0.3, 0.2, 0.6, 0.4, 0.7, 0.1]
+        let outcomes = [true, true, false, false, false, false, false, true]
+        let chosen = JudgeScore.bestTaskThresholds(probabilities: p, outcomes: outcomes, tasks: tasks, fallback: 0.5)
+        #expect(abs(chosen["a"]! - 0.5) < 1e-4 && abs(chosen["b"]! - 0.75) < 1e-4 && abs(chosen["c"]! - 0.1) < 1e-4, "\(chosen)")
+        let perPlan = tasks.map { chosen[$0]! }
+        let score = JudgeScore(judge: "", probabilities: p, threshold: 0.5, outcomes: outcomes, tasks: tasks, thresholds: perPlan)
+        #expect(score.balancedAccuracy == 1, "\(score)")
+        #expect(JudgeScore(judge: "", probabilities: p, threshold: 0.5, outcomes: outcomes).balancedAccuracy < 1)
+        // The judge decides with its task's threshold, and keeps them across save and load.
+        let config = CriticConfig(resolution: 16, width: 8, hidden: 16, tasks: ["t", "u"], taskLogOdds: [0, 0, 0])
+        var judge = LearnedJudge(net: CriticNet(config: config), threshold: 0)
+        let frames = (0..<8).map { i in RGBImage(width: 16, height: 16, pixels: [UInt8](repeating: UInt8(20 * i), count: 16 * 16 * 3)) }
+        judge.taskThresholds = ["u": 1.01]
+        let verdicts = try judge.judge([(frames, "t"), (frames, "u")])
+        #expect(verdicts[0].accept && !verdicts[1].accept && verdicts[1].feedback != .ok)
+        let path = NSTemporaryDirectory() + "critic-thresholds-\(UUID().uuidString).safetensors"
+        try judge.save(to: path)
+        let loaded = try LearnedJudge.load(path)
+        #expect(loaded.taskThresholds == ["u": 1.01] && loaded.threshold(for: "t") == 0 && loaded.threshold(for: "u") == 1.01)
+    }
+
     @Test("a damaged critic file is refused with a reason")
     func damagedCheckpoint() throws {
         let path = NSTemporaryDirectory() + "critic-\(UUID().uuidString).safetensors"
