@@ -37,6 +37,8 @@ public final class EpisodeLoop {
     public private(set) var stepsOnGoal = 0
     /// New plans made after the first.
     public private(set) var replans = 0
+    /// Times the plan was followed again from an earlier frame after a stall (``ReplanRule/rewindFrames``).
+    public private(set) var rewinds = 0
     public private(set) var end: End?
 
     // What happened, for the episode's record.
@@ -141,8 +143,24 @@ public final class EpisodeLoop {
             let moved = zip(before.prefix(3), result.observation.proprioception.prefix(3)).map { ($0 - $1) * ($0 - $1) }
                 .reduce(0, +).squareRoot()
             stillSteps = moved < rule.stallDistance ? stillSteps + 1 : 0
-            if stillSteps >= rule.stallSteps && replans < rule.maxReplans { askForNewPlan() }
+            if stillSteps >= rule.stallSteps {
+                if replans < rule.maxReplans {
+                    askForNewPlan()
+                } else if rule.rewindFrames > 0 && rewinds < rule.maxRewinds {
+                    rewind()
+                }
+            }
         }
+    }
+
+    /// Follows the plan again from ``ReplanRule/rewindFrames`` frames back, with a fresh chunk ensemble
+    /// (the chunks predicted while standing still would hold the hand there).
+    private func rewind() {
+        rewinds += 1
+        goal = max(1, goal - rule.rewindFrames)
+        stepsOnGoal = 0
+        stillSteps = 0
+        recentChunks = ChunkEnsemble()
     }
 
     private func askForNewPlan() {

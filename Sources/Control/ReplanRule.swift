@@ -10,12 +10,28 @@ public struct ReplanRule: Sendable, Codable, Equatable {
     public var maxReplans: Int
     /// Also replan when the follower has reached the plan's last frame and the task is not done.
     public var replanWhenPlanEnds: Bool
+    /// On a stall with no new plan left to ask for, go back this many plan frames and follow the
+    /// plan again from there (0: hold still). A follower that pushed a puck off its line stands at the
+    /// last plan frame's hand position; going back makes it approach and push again.
+    public var rewindFrames: Int
+    /// Rewinds allowed per episode.
+    public var maxRewinds: Int
 
-    public init(stallDistance: Float = 0.001, stallSteps: Int = 15, maxReplans: Int = 0, replanWhenPlanEnds: Bool = true) {
+    public init(stallDistance: Float = 0.001, stallSteps: Int = 15, maxReplans: Int = 0, replanWhenPlanEnds: Bool = true,
+                rewindFrames: Int = 0, maxRewinds: Int = 0) {
         self.stallDistance = stallDistance
         self.stallSteps = stallSteps
         self.maxReplans = maxReplans
         self.replanWhenPlanEnds = replanWhenPlanEnds
+        self.rewindFrames = rewindFrames
+        self.maxRewinds = maxRewinds
+    }
+
+    /// The same rule for an arm that follows one plan: no new plans, rewinds as they are.
+    public var withoutReplanning: ReplanRule {
+        var rule = self
+        rule.maxReplans = 0
+        return rule
     }
 
     /// No replanning: one plan per episode.

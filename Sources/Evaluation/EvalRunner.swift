@@ -46,6 +46,9 @@ public struct EpisodeResult: Codable, Sendable, Equatable {
     public var success: Bool
     public var steps: Int
     public var replans: Int
+    /// Times the plan was followed again from an earlier frame after a stall (`--rewind-frames`);
+    /// absent in runs before rewinds existed.
+    public var rewinds: Int?
     public var seconds: Double
     /// Refinements per plan made (the critic arms: the compute spent), averaged over the episode's plans.
     public var iterations: Double?
@@ -214,13 +217,13 @@ public final class EvalRunner {
                               planResolution: follower.config.planResolution)
                     .demonstrationPlan(task: cell.task, camera: cell.camera, seed: cell.seed)
             }
-            return try execute("oracle", cells, info, rule: .none, first: plans, planner: nil,
+            return try execute("oracle", cells, info, rule: settings.replanRule.withoutReplanning, first: plans, planner: nil,
                                planningSeconds: Date().timeIntervalSince(demonstrating) / Double(cells.count))
         case "refine+critic", "refine+critic+replan":
             let replanning = arms[0] == "refine+critic+replan"
             var made: [String: [Int]] = [:]  // episode → refinements of each of its plans
             let judge = settings.judge!
-            let results = try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : .none, first: nil) { loops in
+            let results = try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : settings.replanRule.withoutReplanning, first: nil) { loops in
                 let planned = try self.planModel!.plansWithCritic(observations: loops.map(\.observation.frame),
                                                                   tasks: loops.map(\.task.instruction),
                                                                   iterations: self.settings.iterations, judge: judge, rng: &rng)
@@ -250,7 +253,7 @@ public final class EvalRunner {
             // Every iteration costs one sampling: iteration i's plans took i + 1 of the arms.count samplings.
             let perSampling = Date().timeIntervalSince(sampling) / Double(arms.count * cells.count)
             return try arms.enumerated().flatMap { i, arm in
-                try execute(arm, cells, info, rule: .none, first: plans.map { $0[i] }, planner: nil,
+                try execute(arm, cells, info, rule: settings.replanRule.withoutReplanning, first: plans.map { $0[i] }, planner: nil,
                             planningSeconds: perSampling * Double(i + 1))
             }
         }
@@ -296,7 +299,7 @@ public final class EvalRunner {
         }
         return loops.map { loop in
             EpisodeResult(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
-                          steps: loop.steps, replans: loop.replans, seconds: seconds, iterations: nil)
+                          steps: loop.steps, replans: loop.replans, rewinds: loop.rewinds, seconds: seconds, iterations: nil)
         }
     }
 

@@ -35,6 +35,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "DDIM steps per plan.") var samplingSteps: Int = 10
     @Option(help: "New plans allowed per episode in the replan variants (paper: 5).") var maxReplans: Int = 5
     @Option(help: "Consecutive steps with the hand still (< 1 mm) that count as a stall (paper: 15).") var stallSteps: Int = 15
+    @Option(help: "On a stall with no new plan left (every arm without replanning, or replans used up), follow the plan again from this many frames back (0: hold still).")
+    var rewindFrames: Int = 0
+    @Option(help: "Rewinds allowed per episode (with --rewind-frames).") var maxRewinds: Int = 3
     @Option(help: "Episodes run in lockstep, their plans sampled in one batch.") var batch: Int = 8
     @Option(help: "Move on to the next plan frame after at most this many steps on one (default: only when the follower judges it reached).")
     var maxStepsPerGoal: Int?
@@ -56,6 +59,8 @@ struct EvalCommand: ParsableCommand {
         try OptionChecks.range(maxReplans, "--max-replans", 0...100)
         try OptionChecks.range(stallSteps, "--stall-steps", 1...10_000)
         try OptionChecks.range(batch, "--batch", 1...256)
+        try OptionChecks.range(rewindFrames, "--rewind-frames", 0...100)
+        try OptionChecks.range(maxRewinds, "--max-rewinds", 0...100)
         guard ensembleDecay.isFinite, ensembleDecay >= 0 else {
             throw ValidationError("--ensemble-decay must be 0 or more (0 averages the overlapping chunks evenly), not \(ensembleDecay)")
         }
@@ -89,7 +94,8 @@ struct EvalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
                                     seeds: (0..<UInt64(seeds)).map { seedStart + $0 }, variants: chosen, iterations: iterations,
-                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans), batch: batch,
+                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans,
+                                                           rewindFrames: rewindFrames, maxRewinds: maxRewinds), batch: batch,
                                     judge: try judge.judge())
         print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
         print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")

@@ -82,6 +82,25 @@ struct EpisodeLoopTests {
         #expect(stillPlans == 1 && still.end == .stepLimit)
     }
 
+    @Test("with no new plan left, a stall rewinds the plan by K frames, at most M times, and never past its first frame")
+    func stallRewinds() throws {
+        var seenGoals: [Int] = []
+        // Reaches every frame at once (goals 1, 2, 3 of a 4-frame plan), then stands still at the last.
+        let rule = ReplanRule(stallSteps: 5, maxReplans: 0, rewindFrames: 2, maxRewinds: 2)
+        let (loop, plans) = try run(LineEnvironment(maxSteps: 40), rule: rule, action: { loop in
+            seenGoals.append(loop.goal)
+            return 0
+        }, reached: { loop in loop.stepsOnGoal == 0 })
+        #expect(plans == 1 && loop.replans == 0 && loop.rewinds == 2)
+        // 1, 2, 3, then held at 3 until 5 still steps: back to 1 and through the plan again, twice; then it holds.
+        #expect(Array(seenGoals.prefix(7)) == [1, 2, 3, 3, 3, 1, 2], "\(seenGoals)")
+        #expect(seenGoals.suffix(5).allSatisfy { $0 == 3 })
+        // Replans come first: a rewind only once they are used up.
+        let (replanned, replanPlans) = try run(LineEnvironment(maxSteps: 40), rule: ReplanRule(stallSteps: 5, maxReplans: 1, rewindFrames: 1,
+                                                                                               maxRewinds: 1), action: { _ in 0 })
+        #expect(replanPlans == 2 && replanned.replans == 1 && replanned.rewinds == 1)
+    }
+
     @Test("reaching goal frames advances through the plan; past its last frame a new plan is asked for")
     func planUsedUp() throws {
         var seenGoals: [Int] = []
