@@ -204,12 +204,16 @@ struct TrainCriticCommand: ParsableCommand {
                                                       outcomes: baselineChooser.map(\.plan.success))
         let motionThreshold = JudgeScore.bestThreshold(probabilities: try motionProbability(baselineChooser),
                                                        outcomes: baselineChooser.map(\.plan.success))
-        var learned = JudgeScore(judge: "learned critic", probabilities: try judge.judge(test.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
-                                 threshold: judge.threshold, outcomes: truth, tasks: tasks,
-                                 thresholds: test.map { judge.threshold(for: $0.plan.instruction) })
-        if !judge.taskThresholds.isEmpty { learned.taskThresholds = judge.taskThresholds }
-        let scores = [
-            learned,
+        let learnedProbabilities = try judge.judge(test.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
+        var learned = [JudgeScore(judge: "learned critic", probabilities: learnedProbabilities, threshold: judge.threshold, outcomes: truth,
+                                  tasks: tasks, thresholds: test.map { judge.threshold(for: $0.plan.instruction) })]
+        if !judge.taskThresholds.isEmpty {
+            // The same judge at its one common threshold, to show what the thresholds by task add.
+            learned[0].taskThresholds = judge.taskThresholds
+            learned.append(JudgeScore(judge: "learned critic, one threshold for all tasks", probabilities: learnedProbabilities,
+                                      threshold: judge.threshold, outcomes: truth, tasks: tasks))
+        }
+        let scores = learned + [
             JudgeScore(judge: "always accept", probabilities: test.map { _ in 1 }, threshold: 0.5, outcomes: truth, tasks: tasks),
             JudgeScore(judge: "motion rule (one hand-crafted feature)", probabilities: try motionProbability(test), threshold: motionThreshold,
                        outcomes: truth, tasks: tasks),
