@@ -38,6 +38,7 @@ struct TrainCriticCommand: ParsableCommand {
     var members: Int = 1
     @Flag(help: "Keep a different fold of the training seeds apart from each member (needs --members ≥ 2) and choose the thresholds on every training plan, judged by the member that did not train on it (instead of on the last seeds alone).")
     var crossFit = false
+    @Option(help: "Weight of a ranking loss on plans of one scene with different outcomes (0: off).") var pairWeight: Float = 0
     @Flag(help: "Choose a threshold per task (the one that maximises balanced accuracy over all plans) instead of one for all.")
     var taskThresholds = false
     @Option(help: ArgumentHelp("Score this existing critic (model.safetensors) on --heldout instead of training one.", valueName: "PATH"))
@@ -50,6 +51,7 @@ struct TrainCriticCommand: ParsableCommand {
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
         try OptionChecks.finite(validationFraction, "--validation-fraction", in: 0...0.5)
         try OptionChecks.range(members, "--members", 1...16)
+        try OptionChecks.finite(pairWeight, "--pair-weight", in: 0...100)
         if data.isEmpty { throw ValidationError("--data DIR is required: judged plans made by videoagent eval --save-plans DIR") }
         if crossFit && members < 2 { throw ValidationError("--cross-fit needs --members 2 or more: each member keeps a different fold of the seeds apart") }
         if score != nil && (crossFit || taskThresholds) {
@@ -64,6 +66,7 @@ struct TrainCriticCommand: ParsableCommand {
                              member: Int, log: inout String, save: (CriticTrainer) throws -> Void) throws -> Int {
         let trainer = CriticTrainer(config: data.config, learningRate: learningRate, seed: seed)
         trainer.batchSize = batch
+        trainer.pairWeight = pairWeight
         let validationOutcomes = validation.map(\.plan.success)
         let canValidate = validationOutcomes.contains(true) && validationOutcomes.contains(false)
         var window: [CriticLosses] = []
@@ -76,6 +79,7 @@ struct TrainCriticCommand: ParsableCommand {
                 let mean = { (f: (CriticLosses) -> Float) in window.map(f).reduce(0, +) / n }
                 var line = String(format: "step %d/%d  accept %.4f  frames %.4f  feedback %.4f", trainer.step, steps, mean(\.accept),
                                   mean(\.frames), mean(\.feedback))
+                if pairWeight > 0 { line += String(format: "  pairs %.4f", mean(\.pairs)) }
                 var auc = ""
                 if canValidate {
                     let p = try trainer.judge.judge(validation.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
@@ -138,7 +142,8 @@ struct TrainCriticCommand: ParsableCommand {
                 let apart = all.filter { folds[member].contains($0.plan.seed) }
                 let dataset = try shared ?? CriticData(all.filter { !folds[member].contains($0.plan.seed) }, config: config)
                 if member == 0 || crossFit {
-                    print("\(dataset.count) plans to learn from (\(dataset.successCount) executed successfully), \(apart.count) kept apart")
+                    print("\(dataset.count) plans to learn from (\(dataset.successCount) executed successfully, \(dataset.pairCount) within-scene "
+                          + "pairs with different outcomes), \(apart.count) kept apart")
                 }
                 let path = members == 1 ? out + "/model.safetensors" : out + "/members/\(member).safetensors"
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -12,6 +12,9 @@ public final class CriticData {
     let plans: [(plan: JudgedPlan, frames: [RGBImage])]
     let successes: [Int]
     let failures: [Int]
+    /// Plans of one scene (task, camera, seed) whose outcomes differ, the successful one first: the
+    /// plan made the difference, not the scene (``CriticTrainer/pairWeight``).
+    let pairs: [(good: Int, bad: Int)]
 
     public init(_ judged: [(plan: JudgedPlan, frames: [RGBImage])], config: CriticConfig) throws {
         self.config = config
@@ -22,10 +25,32 @@ public final class CriticData {
         guard !successes.isEmpty, !failures.isEmpty else {
             throw CriticError("the judged plans need both outcomes to learn from (\(successes.count) successes, \(failures.count) failures)")
         }
+        var scenes: [String: [Int]] = [:]
+        for (i, (plan, _)) in resized.enumerated() { scenes["\(plan.task)|\(plan.camera)|\(plan.seed)", default: []].append(i) }
+        pairs = scenes.keys.sorted().flatMap { key in
+            let members = scenes[key]!
+            return members.filter { resized[$0].0.success }.flatMap { good in
+                members.filter { !resized[$0].0.success }.map { (good: good, bad: $0) }
+            }
+        }
     }
 
     public var count: Int { plans.count }
     public var successCount: Int { successes.count }
+    /// Pairs of plans of one scene with different outcomes.
+    public var pairCount: Int { pairs.count }
+
+    /// A random within-scene pair (successful plan, failed plan), both moved by the same offset.
+    func augmentedPair(rng: inout SeededRNG) -> (good: [RGBImage], bad: [RGBImage], task: String) {
+        let (good, bad) = pairs[Int(rng.next() % UInt64(pairs.count))]
+        var frames = (plans[good].frames, plans[bad].frames)
+        if maxShift > 0 {
+            let span = UInt64(2 * maxShift + 1)
+            let dx = Int(rng.next() % span) - maxShift, dy = Int(rng.next() % span) - maxShift
+            frames = (frames.0.map { Self.shifted($0, dx: dx, dy: dy) }, frames.1.map { Self.shifted($0, dx: dx, dy: dy) })
+        }
+        return (frames.0, frames.1, plans[good].plan.instruction)
+    }
     /// Every sample is moved by up to this many pixels (the same shift for all its frames, edges
     /// repeated): a few hundred executed plans are memorised quickly otherwise. 2 at 32 px.
     public lazy var maxShift = config.resolution / 16
@@ -125,6 +150,8 @@ public struct CriticLosses: Sendable {
     public var accept: Float
     public var frames: Float
     public var feedback: Float
+    /// The within-scene ranking loss (0 when it is off).
+    public var pairs: Float = 0
 }
 
 /// Trains a ``CriticNet``: accept (binary cross-entropy), frame plausibility (where known) and the
@@ -135,6 +162,10 @@ public final class CriticTrainer {
     let optimizer: AdamW
     var rng: SeededRNG
     public var batchSize = 32
+    /// Weight of a ranking loss on pairs of plans for one scene with different outcomes (a quarter of
+    /// a batch of pairs per step): log(1 + exp(l_failed − l_succeeded)) on the accept logits. Labels
+    /// mix the scene's difficulty with the plan's quality; within a scene only the plan differs.
+    public var pairWeight: Float = 0
 
     public init(config: CriticConfig, learningRate: Float = 1e-3, seed: UInt64 = 0) {
         net = CriticNet(config: config, seed: seed)
@@ -165,13 +196,25 @@ public final class CriticTrainer {
         }
         let known = Float(samples.filter { $0.category != nil }.count)
         let feedbackLoss = (logProbabilities * Tensor(shape: [batchSize, k], values: oneHot)).sum() * (-1 / max(1, known))
-        let loss = acceptLoss + frameLoss * 0.5 + feedbackLoss * 0.5
+        var loss = acceptLoss + frameLoss * 0.5 + feedbackLoss * 0.5
+        var pairLoss: Float = 0
+        if pairWeight > 0 && !data.pairs.isEmpty {
+            let n = max(1, batchSize / 4)
+            let chosen = (0..<n).map { _ in data.augmentedPair(rng: &rng) }
+            let input = CriticNet.input(chosen.map(\.good) + chosen.map(\.bad), config: net.config)
+            let tasks = chosen.map { net.config.taskIndex($0.task) }
+            let logits = net(plans: input, tasks: tasks + tasks).accept
+            let margin = logits.slice(axis: 0, start: n, length: n) - logits.slice(axis: 0, start: 0, length: n)
+            let ranking = (margin.relu() + ((margin.abs() * -1).exp() + 1).log()).sum() * (1 / Float(n))
+            pairLoss = ranking.item
+            loss = loss + ranking * pairWeight
+        }
         guard loss.item.isFinite else { throw CriticError("critic training diverged at step \(step)") }
         loss.backward()
         clipGradientNorm(net.parameters(), maxNorm: 1)
         optimizer.update()
         step += 1
-        return CriticLosses(accept: acceptLoss.item, frames: frameLoss.item, feedback: feedbackLoss.item)
+        return CriticLosses(accept: acceptLoss.item, frames: frameLoss.item, feedback: feedbackLoss.item, pairs: pairLoss)
     }
 }
 

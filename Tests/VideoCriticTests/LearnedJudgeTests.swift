@@ -45,6 +45,20 @@ struct LearnedJudgeTests {
         #expect(after >= 0.8 && after > before + 0.2, "balanced accuracy \(before) → \(after)")
     }
 
+    @Test("within-scene pairs: one per scene here (a plan and its reverse); the ranking loss falls below chance")
+    func pairs() throws {
+        let config = CriticConfig(resolution: 16, width: 8, hidden: 32, tasks: ["press the button"], taskLogOdds: [0, 0])
+        let data = try CriticData(try Self.judged(seeds: 0..<6), config: config)
+        #expect(data.pairCount == 6)
+        let trainer = CriticTrainer(config: config, learningRate: 3e-3)
+        trainer.batchSize = 16
+        trainer.pairWeight = 1
+        let first = try (0..<10).map { _ in try trainer.trainStep(data: data).pairs }.reduce(0, +) / 10
+        for _ in 0..<150 { _ = try trainer.trainStep(data: data) }
+        let last = try (0..<10).map { _ in try trainer.trainStep(data: data).pairs }.reduce(0, +) / 10
+        #expect(first > 0.5 && last < 0.3 && last < first, "ranking loss \(first) → \(last)")
+    }
+
     @Test("scores: AUC and balanced accuracy of perfect, inverted and constant judges")
     func scores() {
         let outcomes = [true, false, true, false]
