@@ -14,7 +14,8 @@ struct TrainCriticCommand: ParsableCommand {
             third executed successes, a third executed failures and a third hallucinations made from them (frames shuffled,
             nothing moving, a frame skipped ahead, another task's plan). With --heldout, the judge and three baselines —
             always accept, the motion rule, and the task's training success rate — are scored against the held-out outcomes:
-            accuracy, balanced accuracy, AUC, within-task AUC and the confusion matrix (OUT/critic-report.md and .json).
+            accuracy, balanced accuracy, AUC, within-task AUC and the confusion matrix (OUT/critic-report.md and .json), and
+            every held-out plan's accept probability is written to OUT/heldout-judgements.csv.
             The last --validation-fraction of the training seeds is kept apart: the step with the best AUC there is kept,
             and every judge's threshold is chosen there.
             """)
@@ -210,6 +211,13 @@ struct TrainCriticCommand: ParsableCommand {
         let motionThreshold = JudgeScore.bestThreshold(probabilities: try motionProbability(baselineChooser),
                                                        outcomes: baselineChooser.map(\.plan.success))
         let learnedProbabilities = try judge.judge(test.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability)
+        // Every held-out judgement, for audits and for other thresholds than the ones chosen.
+        var csv = "arm,task,camera,seed,success,accept_probability,accepted\n"
+        for (plan, p) in zip(test.map(\.plan), learnedProbabilities) {
+            csv += "\(plan.arm),\(plan.task),\(plan.camera),\(plan.seed),\(plan.success)," + String(format: "%.5f", p)
+                + ",\(p >= judge.threshold(for: plan.instruction))\n"
+        }
+        try csv.write(toFile: out + "/heldout-judgements.csv", atomically: true, encoding: .utf8)
         var learned = [JudgeScore(judge: "learned critic", probabilities: learnedProbabilities, threshold: judge.threshold, outcomes: truth,
                                   tasks: tasks, thresholds: test.map { judge.threshold(for: $0.plan.instruction) })]
         if !judge.taskThresholds.isEmpty {
