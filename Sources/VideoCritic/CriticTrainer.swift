@@ -272,9 +272,13 @@ public struct JudgeScore: Codable, Sendable {
         }
     }
 
-    /// The threshold among 0.05, 0.10, … 0.95 with the best balanced accuracy on these outcomes.
+    /// Thresholds a judge may be given: 0.01 … 0.10 by hundredths (successes are rare, so useful
+    /// thresholds are often low), then 0.15 … 0.95 by twentieths.
+    public static let thresholdCandidates: [Float] = (1...10).map { Float($0) / 100 } + (3...19).map { Float($0) / 20 }
+
+    /// The candidate threshold with the best balanced accuracy on these outcomes.
     public static func bestThreshold(probabilities: [Float], outcomes: [Bool]) -> Float {
-        stride(from: Float(0.05), through: 0.95, by: 0.05).max { a, b in
+        thresholdCandidates.max { a, b in
             JudgeScore(judge: "", probabilities: probabilities, threshold: a, outcomes: outcomes).balancedAccuracy
                 < JudgeScore(judge: "", probabilities: probabilities, threshold: b, outcomes: outcomes).balancedAccuracy
         } ?? 0.5
@@ -283,11 +287,11 @@ public struct JudgeScore: Codable, Sendable {
     /// A threshold per task with the best balanced accuracy over all the plans together. Balanced
     /// accuracy is a sum over tasks, TPR + TNR = Σ_t (TP_t / P + TN_t / N), so each task's threshold
     /// is chosen on its own, with every success weighed 1/P and every failure 1/N of the whole set.
-    /// Candidates are 0 (accept every plan of the task), 0.05 … 0.95 and 1.01 (reject every one);
+    /// Candidates are 0 (accept every plan of the task), ``thresholdCandidates`` and 1.01 (reject every one);
     /// ties go to the candidate nearest `fallback`, so a task with few plans keeps the common one.
     public static func bestTaskThresholds(probabilities: [Float], outcomes: [Bool], tasks: [String], fallback: Float) -> [String: Float] {
         let positives = Double(max(1, outcomes.filter { $0 }.count)), negatives = Double(max(1, outcomes.filter { !$0 }.count))
-        let candidates = [Float(0)] + stride(from: Float(0.05), through: 0.951, by: 0.05) + [1.01]
+        let candidates = [Float(0)] + thresholdCandidates + [1.01]
         var chosen: [String: Float] = [:]
         for task in Set(tasks) {
             let mine = tasks.indices.filter { tasks[$0] == task }
