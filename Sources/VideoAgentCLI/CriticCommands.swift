@@ -17,7 +17,8 @@ struct TrainCriticCommand: ParsableCommand {
             accuracy, balanced accuracy, AUC, within-task AUC and the confusion matrix (OUT/critic-report.md and .json), and
             every held-out plan's accept probability is written to OUT/heldout-judgements.csv.
             The last --validation-fraction of the training seeds is kept apart: the step with the best AUC there is kept,
-            and every judge's threshold is chosen there.
+            and every judge's threshold is chosen there. With --cross-fit each member keeps a different fold of the seeds
+            apart instead, and thresholds are chosen on every training plan as judged by the member that did not see it.
             """)
 
     @Option(help: "Judged plans to train on (videoagent eval --save-plans DIR on training seeds); repeat for several folders.")
@@ -118,6 +119,9 @@ struct TrainCriticCommand: ParsableCommand {
         let folds = crossFit ? (0..<members).map { i in Set(seeds.enumerated().filter { $0.offset % members == i }.map(\.element)) }
                              : Array(repeating: lastSeeds, count: members)
         let fit = crossFit ? all : all.filter { !lastSeeds.contains($0.plan.seed) }
+        // The drawn plans of the last seeds choose thresholds when they hold both outcomes (and no --cross-fit).
+        let keptApart = judged(all.filter { lastSeeds.contains($0.plan.seed) })
+        let chooseOnKeptApart = !crossFit && Set(keptApart.map(\.plan.success)).count == 2
         var config = CriticConfig.fitted(to: fit.map(\.plan))
         if learnBaseRates { config.taskLogOdds = nil }
         print("\(all.count) judged plans of \(seeds.count) seeds (\(all.filter(\.plan.success).count) executed successfully), \(config.tasks.count) tasks; "
@@ -164,11 +168,10 @@ struct TrainCriticCommand: ParsableCommand {
                                  version: "learned@\(steps)" + (members > 1 ? "×\(members)" : ""))
             // Thresholds: on the out-of-fold judgements, else the kept-apart seeds, else the training plans.
             var chooser: (plans: [JudgedPlan], probabilities: [Float], what: String)
-            let apart = judged(all.filter { lastSeeds.contains($0.plan.seed) })
             if crossFit {
                 chooser = (outOfFold.map(\.plan), outOfFold.map(\.probability), "every training plan, judged by the member that did not train on it")
-            } else if Set(apart.map(\.plan.success)).count == 2 {
-                chooser = (apart.map(\.plan), try judge.judge(apart.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
+            } else if chooseOnKeptApart {
+                chooser = (keptApart.map(\.plan), try judge.judge(keptApart.map { ($0.frames, $0.plan.instruction) }).map(\.acceptProbability),
                            "the seeds kept apart")
             } else {
                 let plans = judged(fit)
@@ -204,8 +207,7 @@ struct TrainCriticCommand: ParsableCommand {
             try plans.map { try motion.judge(observation: $0.frames[0], plan: Array($0.frames.dropFirst()), task: $0.plan.instruction).acceptProbability }
         }
         // The baselines' thresholds are chosen on the kept-apart seeds (all training seeds with --cross-fit).
-        let baselineChooser = judged(crossFit || Set(judged(all.filter { lastSeeds.contains($0.plan.seed) }).map(\.plan.success)).count < 2
-                                     ? fit : all.filter { lastSeeds.contains($0.plan.seed) })
+        let baselineChooser = chooseOnKeptApart ? keptApart : judged(fit)
         let priorThreshold = JudgeScore.bestThreshold(probabilities: baselineChooser.map { prior[$0.plan.task] ?? 0 },
                                                       outcomes: baselineChooser.map(\.plan.success))
         let motionThreshold = JudgeScore.bestThreshold(probabilities: try motionProbability(baselineChooser),
