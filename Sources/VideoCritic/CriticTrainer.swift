@@ -45,8 +45,7 @@ public final class CriticData {
         let (good, bad) = pairs[Int(rng.next() % UInt64(pairs.count))]
         var frames = (plans[good].frames, plans[bad].frames)
         if maxShift > 0 {
-            let span = UInt64(2 * maxShift + 1)
-            let dx = Int(rng.next() % span) - maxShift, dy = Int(rng.next() % span) - maxShift
+            let (dx, dy) = randomShift(rng: &rng)
             frames = (frames.0.map { Self.shifted($0, dx: dx, dy: dy) }, frames.1.map { Self.shifted($0, dx: dx, dy: dy) })
         }
         return (frames.0, frames.1, plans[good].plan.instruction)
@@ -72,12 +71,17 @@ public final class CriticData {
         return out
     }
 
+    /// A random offset of at most ``maxShift`` pixels each way.
+    private func randomShift(rng: inout SeededRNG) -> (dx: Int, dy: Int) {
+        let span = UInt64(2 * maxShift + 1)
+        return (Int(rng.next() % span) - maxShift, Int(rng.next() % span) - maxShift)
+    }
+
     /// A sample with every frame shifted by the same random offset.
     func augmentedSample(rng: inout SeededRNG) -> Sample {
         var sample = sample(rng: &rng)
         guard maxShift > 0 else { return sample }
-        let span = UInt64(2 * maxShift + 1)
-        let dx = Int(rng.next() % span) - maxShift, dy = Int(rng.next() % span) - maxShift
+        let (dx, dy) = randomShift(rng: &rng)
         sample.frames = sample.frames.map { Self.shifted($0, dx: dx, dy: dy) }
         return sample
     }
