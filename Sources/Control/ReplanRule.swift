@@ -11,8 +11,9 @@ public struct ReplanRule: Sendable, Codable, Equatable {
     /// Also replan when the follower has reached the plan's last frame and the task is not done.
     public var replanWhenPlanEnds: Bool
     /// On a stall with no new plan left to ask for, go back this many plan frames and follow the
-    /// plan again from there (0: hold still). A follower that pushed a puck off its line stands at the
-    /// last plan frame's hand position; going back makes it approach and push again.
+    /// plan again from there (0: hold still). Meant for a follower that pushed a puck off its line and
+    /// stands at the last plan frame's hand position; measured, it repeats the same motion and gains
+    /// nothing (docs/control.md), so it is off by default.
     public var rewindFrames: Int
     /// Rewinds allowed per episode.
     public var maxRewinds: Int
