@@ -232,10 +232,11 @@ struct TrainCriticCommand: ParsableCommand {
         // themselves. Not a score (it has seen the answers): a ceiling that only a better ranking can raise.
         let ceiling = JudgeScore.bestTaskThresholds(probabilities: learnedProbabilities, outcomes: truth,
                                                     tasks: test.map(\.plan.instruction), fallback: judge.threshold)
-        learned.append(JudgeScore(judge: "learned critic, thresholds by task chosen on these held-out plans (a ceiling, not a score)",
-                                  probabilities: learnedProbabilities, threshold: judge.threshold, outcomes: truth, tasks: tasks,
-                                  thresholds: test.map { ceiling[$0.plan.instruction]! }))
-        learned[learned.count - 1].taskThresholds = ceiling
+        var ceilingScore = JudgeScore(judge: "learned critic, thresholds by task chosen on these held-out plans (a ceiling, not a score)",
+                                      probabilities: learnedProbabilities, threshold: judge.threshold, outcomes: truth, tasks: tasks,
+                                      thresholds: test.map { ceiling[$0.plan.instruction]! })
+        ceilingScore.taskThresholds = ceiling
+        learned.append(ceilingScore)
         let scores = learned + [
             JudgeScore(judge: "always accept", probabilities: test.map { _ in 1 }, threshold: 0.5, outcomes: truth, tasks: tasks),
             JudgeScore(judge: "motion rule (one hand-crafted feature)", probabilities: try motionProbability(test), threshold: motionThreshold,
