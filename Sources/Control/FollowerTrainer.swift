@@ -83,6 +83,15 @@ public final class FollowerTrainer {
         rng = SeededRNG(seed: options.seed &+ 1)
     }
 
+    /// Starts a new run from a saved follower's weights (fine-tuning, or training longer than a
+    /// finished run's schedule allowed): the network and its average begin there, the optimiser
+    /// and the learning-rate schedule start afresh.
+    public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions) throws {
+        try self.init(config: follower.net.config, options: options)
+        try net.load(Dictionary(uniqueKeysWithValues: follower.net.namedTensors().map { ($0.name, $0.tensor) }))
+        average.reset(to: net.parameters())
+    }
+
     /// The follower being trained (its current weights).
     public var follower: PlanFollower { PlanFollower(net: net) }
 

@@ -28,6 +28,9 @@ struct TrainFollowerCommand: ParsableCommand {
                                discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card)."))
     var landmarks: Int = 0
     @Option(help: "Weight of the landmark loss next to the action loss.") var landmarkWeight: Float = 1
+    @Option(help: ArgumentHelp("Start from this follower's weights (e.g. models/builtin-follower/model.safetensors): fine-tuning, or training on after a finished schedule.",
+                               discussion: "Its network configuration is kept (size, landmark head); the optimiser and the learning-rate schedule start afresh."))
+    var initFrom: String?
 
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("give --data DIR (episodes from videoagent collect) at least once") }
@@ -40,6 +43,13 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.range(landmarks, "--landmarks", 0...16)
         try OptionChecks.finite(landmarkWeight, "--landmark-weight", in: 0...100)
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
+        if resume && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one: give one of them") }
+        if initFrom != nil && (landmarks != 0 || preset != "standard") {
+            throw ValidationError("--landmarks and --preset are fixed by the follower given to --init-from; leave them out")
+        }
+        if let initFrom, !FileManager.default.fileExists(atPath: initFrom) {
+            throw ValidationError("--init-from \(initFrom): no such file; give a follower's model.safetensors (from train-follower)")
+        }
     }
 
     func run() throws {
@@ -55,9 +65,15 @@ struct TrainFollowerCommand: ParsableCommand {
             options.seed = seed
             options.totalSteps = steps
             options.landmarkWeight = landmarkWeight
-            var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
-            config.landmarks = landmarks
-            trainer = try FollowerTrainer(config: config, options: options)
+            if let initFrom {
+                let (start, metadata) = try PlanFollower.load(initFrom)
+                trainer = try FollowerTrainer(startingFrom: start, options: options)
+                print("starting from \(initFrom)" + (metadata["step"].map { " (step \($0) of its run)" } ?? ""))
+            } else {
+                var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
+                config.landmarks = landmarks
+                trainer = try FollowerTrainer(config: config, options: options)
+            }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
         let config = trainer.net.config

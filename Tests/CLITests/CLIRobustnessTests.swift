@@ -33,6 +33,9 @@ struct CLIRobustnessTests {
         (["critique", "--frames", "f", "--task", "x", "--vlm-model", "gpt-4o"], "--critic vlm"),
         (["eval", "--out", "o", "--critic", "vlm", "--vlm-url", "http://h/v1", "--vlm-model", "m", "--vlm-mode", "chatty"], "--vlm-mode"),
         (["train-critic", "--out", "o"], "--data DIR is required"),
+        (["train-follower", "--data", "d", "--out", "o", "--init-from", "/no/such/follower.safetensors"], "--init-from"),
+        (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--resume"], "--init-from starts a new run"),
+        (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--landmarks", "3"], "fixed by the follower"),
         (["train-critic", "--data", "d", "--out", "o", "--cross-fit"], "--cross-fit needs --members 2"),
         (["train-critic", "--data", "d", "--out", "o", "--score", "m", "--heldout", "h", "--task-thresholds"], "--score PATH"),
     ])

@@ -3,6 +3,8 @@ import Blocking
 import Dataset
 import Environments
 import Foundation
+import NN
+import Tensor
 import Testing
 
 /// The plan follower on a micro configuration: it learns from the expert, it follows the plan,
@@ -84,6 +86,17 @@ struct FollowerLearningTests {
         let landmarkLate = losses[550..<600].map(\.landmarkCentimetres).reduce(0, +) / 50
         #expect(landmarkLate < landmarkEarly * 0.7, "landmark error went from \(landmarkEarly) cm to \(landmarkLate) cm")
         #expect(after > before, "successes before training \(before)/10, after \(after)/10")
+    }
+
+    @Test("training can start from a saved follower: the network and its average begin at its weights")
+    func startsFromSavedWeights() throws {
+        let saved = PlanFollower(net: try FollowerNet(config: .micro, seed: 7))
+        let trainer = try FollowerTrainer(startingFrom: saved, options: FollowerTrainingOptions())
+        let fresh = try FollowerTrainer(config: .micro, options: FollowerTrainingOptions())
+        let weights = { (net: FollowerNet) in net.namedTensors().flatMap { $0.tensor.toArray() } }
+        #expect(weights(trainer.net) == weights(saved.net))
+        #expect(weights(try trainer.averagedFollower().net) == weights(saved.net))
+        #expect(weights(fresh.net) != weights(saved.net))
     }
 
     @Test("the shipped follower follows the plan, not the task: button-press succeeds with its own plans and collapses with another task's")
