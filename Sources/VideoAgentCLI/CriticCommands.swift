@@ -115,7 +115,10 @@ struct TrainCriticCommand: ParsableCommand {
         let judged = { (plans: [(plan: JudgedPlan, frames: [RGBImage])]) in plans.filter { scoreOracle || $0.plan.arm != "oracle" } }
         // Seeds kept apart from each member to choose its step: the last seeds of the training data, or with
         // --cross-fit a different fold of them for every member (never the held-out ones).
-        let lastSeeds = Set(seeds.suffix(seeds.count < 2 ? 0 : max(1, Int((Float(seeds.count) * validationFraction).rounded()))))
+        // Only seeds with drawn plans count here, so that folders of oracle plans alone (more scenes whose executability
+        // the critic can learn from) add training plans and never become the only validation plans.
+        let drawnSeeds = judged(all).isEmpty ? seeds : Array(Set(judged(all).map(\.plan.seed))).sorted()
+        let lastSeeds = Set(drawnSeeds.suffix(drawnSeeds.count < 2 ? 0 : max(1, Int((Float(drawnSeeds.count) * validationFraction).rounded()))))
         let folds = crossFit ? (0..<members).map { i in Set(seeds.enumerated().filter { $0.offset % members == i }.map(\.element)) }
                              : Array(repeating: lastSeeds, count: members)
         let fit = crossFit ? all : all.filter { !lastSeeds.contains($0.plan.seed) }
