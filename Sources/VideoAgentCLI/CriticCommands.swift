@@ -193,7 +193,8 @@ struct TrainCriticCommand: ParsableCommand {
                          steps, judge.threshold, byTask.isEmpty ? "" : "; by task: " + byTask.joined(separator: ", "), chooser.what))
         }
         guard let heldout else { return }
-        let test = try JudgedPlan.readAll(heldout).filter { scoreOracle || $0.plan.arm != "oracle" }
+        let heldoutPlans = try JudgedPlan.readAll(heldout)
+        let test = heldoutPlans.filter { scoreOracle || $0.plan.arm != "oracle" }
         guard !test.isEmpty else { throw ValidationError("--heldout \(heldout) holds no plans the model drew (only oracle ones); add --score-oracle") }
         let heldoutSeeds = Set(test.map(\.plan.seed))
         if !heldoutSeeds.isDisjoint(with: Set(seeds)) {
@@ -240,6 +241,22 @@ struct TrainCriticCommand: ParsableCommand {
                                       thresholds: test.map { ceiling[$0.plan.instruction]! })
         ceilingScore.taskThresholds = ceiling
         learned.append(ceilingScore)
+        // How much of what is left is the follower's: the same, with thresholds also split by whether the true
+        // demonstration, executed in the same scene, succeeded. No judge has that outcome; the row shows how far
+        // knowing which scenes the follower can execute at all would take this ranking.
+        let oracleOutcome = Dictionary(heldoutPlans.filter { $0.plan.arm == "oracle" }.map { ("\($0.plan.task)/\($0.plan.camera)/\($0.plan.seed)", $0.plan.success) },
+                                       uniquingKeysWith: { first, _ in first })
+        let groups = test.map { plan in oracleOutcome["\(plan.plan.task)/\(plan.plan.camera)/\(plan.plan.seed)"].map { plan.plan.instruction + ($0 ? " | demonstration succeeds" : " | demonstration fails") } }
+        if !test.isEmpty, groups.allSatisfy({ $0 != nil }) {
+            let keys = groups.map { $0! }
+            let split = JudgeScore.bestTaskThresholds(probabilities: learnedProbabilities, outcomes: truth, tasks: keys, fallback: judge.threshold)
+            var splitScore = JudgeScore(judge: "learned critic, thresholds by task and by whether the true demonstration succeeded in the scene, "
+                                            + "chosen on these held-out plans (privileged, a ceiling)",
+                                        probabilities: learnedProbabilities, threshold: judge.threshold, outcomes: truth, tasks: tasks,
+                                        thresholds: keys.map { split[$0]! })
+            splitScore.taskThresholds = split
+            learned.append(splitScore)
+        }
         let scores = learned + [
             JudgeScore(judge: "always accept", probabilities: test.map { _ in 1 }, threshold: 0.5, outcomes: truth, tasks: tasks),
             JudgeScore(judge: "motion rule (one hand-crafted feature)", probabilities: try motionProbability(test), threshold: motionThreshold,
