@@ -18,6 +18,9 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue the run in --out (with the datasets given now, e.g. after a DAgger round).") var resume = false
     @Option(help: "Size preset: standard (64 px frames, 32 px plans) or micro (32/16 px, for tests).") var preset: String = "standard"
+    @Option(help: ArgumentHelp("Camera frames the follower sees, pixels (default: the preset's, 64 for standard): 1× or 2× its plan resolution.",
+                               discussion: "Dataset frames are resized to it; eval then renders at it."))
+    var resolution: Int?
     @Option(help: "Total optimiser steps.") var steps: Int = 6000
     @Option(help: "Samples per step.") var batch: Int = 64
     @Option(help: "AdamW learning rate.") var learningRate: Float = 1e-3
@@ -44,8 +47,14 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.finite(landmarkWeight, "--landmark-weight", in: 0...100)
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
         if resume && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one: give one of them") }
-        if initFrom != nil && (landmarks != 0 || preset != "standard") {
-            throw ValidationError("--landmarks and --preset are fixed by the follower given to --init-from; leave them out")
+        if initFrom != nil && (landmarks != 0 || preset != "standard" || resolution != nil) {
+            throw ValidationError("--landmarks, --preset and --resolution are fixed by the follower given to --init-from; leave them out")
+        }
+        if resume && resolution != nil { throw ValidationError("--resolution is fixed by the run being resumed; leave it out with --resume") }
+        if let resolution {
+            var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
+            config.resolution = resolution
+            do { try config.validate() } catch { throw ValidationError("--resolution \(resolution): \(error)") }
         }
         if let initFrom, !FileManager.default.fileExists(atPath: initFrom) {
             throw ValidationError("--init-from \(initFrom): no such file; give a follower's model.safetensors (from train-follower)")
@@ -72,6 +81,7 @@ struct TrainFollowerCommand: ParsableCommand {
             } else {
                 var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
                 config.landmarks = landmarks
+                if let resolution { config.resolution = resolution }
                 trainer = try FollowerTrainer(config: config, options: options)
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
