@@ -117,7 +117,8 @@ struct TrainCriticCommand: ParsableCommand {
         // --cross-fit a different fold of them for every member (never the held-out ones).
         // Only seeds with drawn plans count here, so that folders of oracle plans alone (more scenes whose executability
         // the critic can learn from) add training plans and never become the only validation plans.
-        let drawnSeeds = judged(all).isEmpty ? seeds : Array(Set(judged(all).map(\.plan.seed))).sorted()
+        let drawn = judged(all)
+        let drawnSeeds = drawn.isEmpty ? seeds : Array(Set(drawn.map(\.plan.seed))).sorted()
         let lastSeeds = Set(drawnSeeds.suffix(drawnSeeds.count < 2 ? 0 : max(1, Int((Float(drawnSeeds.count) * validationFraction).rounded()))))
         let folds = crossFit ? (0..<members).map { i in Set(seeds.enumerated().filter { $0.offset % members == i }.map(\.element)) }
                              : Array(repeating: lastSeeds, count: members)
@@ -244,10 +245,13 @@ struct TrainCriticCommand: ParsableCommand {
         // How much of what is left is the follower's: the same, with thresholds also split by whether the true
         // demonstration, executed in the same scene, succeeded. No judge has that outcome; the row shows how far
         // knowing which scenes the follower can execute at all would take this ranking.
-        let oracleOutcome = Dictionary(heldoutPlans.filter { $0.plan.arm == "oracle" }.map { ("\($0.plan.task)/\($0.plan.camera)/\($0.plan.seed)", $0.plan.success) },
+        let scene = { (plan: JudgedPlan) in "\(plan.task)/\(plan.camera)/\(plan.seed)" }
+        let oracleOutcome = Dictionary(heldoutPlans.filter { $0.plan.arm == "oracle" }.map { (scene($0.plan), $0.plan.success) },
                                        uniquingKeysWith: { first, _ in first })
-        let groups = test.map { plan in oracleOutcome["\(plan.plan.task)/\(plan.plan.camera)/\(plan.plan.seed)"].map { plan.plan.instruction + ($0 ? " | demonstration succeeds" : " | demonstration fails") } }
-        if !test.isEmpty, groups.allSatisfy({ $0 != nil }) {
+        let groups = test.map { judged in
+            oracleOutcome[scene(judged.plan)].map { judged.plan.instruction + ($0 ? " | demonstration succeeds" : " | demonstration fails") }
+        }
+        if groups.allSatisfy({ $0 != nil }) {
             let keys = groups.map { $0! }
             let split = JudgeScore.bestTaskThresholds(probabilities: learnedProbabilities, outcomes: truth, tasks: keys, fallback: judge.threshold)
             var splitScore = JudgeScore(judge: "learned critic, thresholds by task and by whether the true demonstration succeeded in the scene, "

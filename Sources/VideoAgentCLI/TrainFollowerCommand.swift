@@ -52,13 +52,19 @@ struct TrainFollowerCommand: ParsableCommand {
         }
         if resume && resolution != nil { throw ValidationError("--resolution is fixed by the run being resumed; leave it out with --resume") }
         if let resolution {
-            var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
-            config.resolution = resolution
-            do { try config.validate() } catch { throw ValidationError("--resolution \(resolution): \(error)") }
+            do { try newRunConfig.validate() } catch { throw ValidationError("--resolution \(resolution): \(error)") }
         }
         if let initFrom, !FileManager.default.fileExists(atPath: initFrom) {
             throw ValidationError("--init-from \(initFrom): no such file; give a follower's model.safetensors (from train-follower)")
         }
+    }
+
+    /// The network of a run started from scratch: the preset's, with the options that change it.
+    private var newRunConfig: FollowerConfig {
+        var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
+        config.landmarks = landmarks
+        if let resolution { config.resolution = resolution }
+        return config
     }
 
     func run() throws {
@@ -79,10 +85,7 @@ struct TrainFollowerCommand: ParsableCommand {
                 trainer = try FollowerTrainer(startingFrom: start, options: options)
                 print("starting from \(initFrom)" + (metadata["step"].map { " (step \($0) of its run)" } ?? ""))
             } else {
-                var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
-                config.landmarks = landmarks
-                if let resolution { config.resolution = resolution }
-                trainer = try FollowerTrainer(config: config, options: options)
+                trainer = try FollowerTrainer(config: newRunConfig, options: options)
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
