@@ -5,7 +5,7 @@ import Tensor
 public struct FollowerConfig: Codable, Sendable, Equatable {
     /// Camera frames the follower sees (square), pixels.
     public var resolution = 64
-    /// Plan frames it is given (the plan model's resolution); `resolution` is 1× or 2× this.
+    /// Plan frames it is given (the plan model's resolution); `resolution` is 1×, 2× or 4× this.
     public var planResolution = 32
     /// Actions predicted per decision; the first is executed, the rest shape the training.
     public var chunk = 4
@@ -50,8 +50,8 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     public static let micro = FollowerConfig(resolution: 32, planResolution: 16, chunk: 2, width: 8, hidden: 64, landmarks: 3)
 
     public func validate() throws {
-        guard resolution == planResolution || resolution == 2 * planResolution else {
-            throw ControlError("the follower's resolution \(resolution) must be 1× or 2× its plan resolution \(planResolution)")
+        guard [1, 2, 4].contains(where: { resolution == $0 * planResolution }) else {
+            throw ControlError("the follower's resolution \(resolution) must be 1×, 2× or 4× its plan resolution \(planResolution)")
         }
         guard resolution % 4 == 0, chunk >= 1, width >= 1, hidden >= 1, landmarks >= 0 else { throw ControlError("invalid follower configuration \(self)") }
     }
@@ -112,7 +112,8 @@ public final class FollowerNet: Module {
         let b = frame.shape[0]
         // (B, 6, P, P) is, in memory, (2B, 3, P, P): each sample's goal frame, then its next frame.
         let hands = hand.map { $0(goals.reshaped([2 * b, 3, config.planResolution, config.planResolution])).reshaped([b, 8]) }
-        let upsampled = config.resolution == config.planResolution ? goals : goals.upsampleNearest2x()
+        var upsampled = goals
+        for _ in 0..<(config.resolution / config.planResolution).trailingZeroBitCount { upsampled = upsampled.upsampleNearest2x() }
         var x = Tensor.concat([frame, upsampled], axis: 1)  // (B, 9, R, R)
         x = norm1(conv1(x)).relu()  // (B, w, R/2, R/2)
         x = norm2(conv2(x)).relu()  // (B, 2w, R/4, R/4)

@@ -18,7 +18,7 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue the run in --out (with the datasets given now, e.g. after a DAgger round).") var resume = false
     @Option(help: "Size preset: standard (64 px frames, 32 px plans) or micro (32/16 px, for tests).") var preset: String = "standard"
-    @Option(help: ArgumentHelp("Camera frames the follower sees, pixels (default: the preset's, 64 for standard): 1× or 2× its plan resolution.",
+    @Option(help: ArgumentHelp("Camera frames the follower sees, pixels (default: the preset's, 64 for standard): 1×, 2× or 4× its plan resolution.",
                                discussion: "Dataset frames are resized to it; eval then renders at it."))
     var resolution: Int?
     @Option(help: "Total optimiser steps.") var steps: Int = 6000

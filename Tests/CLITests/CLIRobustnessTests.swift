@@ -36,7 +36,7 @@ struct CLIRobustnessTests {
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "/no/such/follower.safetensors"], "--init-from"),
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--resume"], "--init-from starts a new run"),
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--landmarks", "3"], "fixed by the follower"),
-        (["train-follower", "--data", "d", "--out", "o", "--resolution", "48"], "1× or 2× its plan resolution"),
+        (["train-follower", "--data", "d", "--out", "o", "--resolution", "48"], "1×, 2× or 4× its plan resolution"),
         (["train-critic", "--data", "d", "--out", "o", "--cross-fit"], "--cross-fit needs --members 2"),
         (["train-critic", "--data", "d", "--out", "o", "--score", "m", "--heldout", "h", "--task-thresholds"], "--score PATH"),
     ])

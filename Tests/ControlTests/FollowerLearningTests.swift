@@ -88,6 +88,20 @@ struct FollowerLearningTests {
         #expect(after > before, "successes before training \(before)/10, after \(after)/10")
     }
 
+    @Test("camera frames may be 1×, 2× or 4× the plan frames; other ratios are refused")
+    func resolutionRatios() throws {
+        for ratio in [1, 2, 4] {
+            let net = try FollowerNet(config: FollowerConfig(resolution: 8 * ratio, planResolution: 8, chunk: 2, width: 8, hidden: 16))
+            let side = 8 * ratio
+            let (actions, reached, hands, _) = net(frame: Tensor(shape: [2, 3, side, side], values: .init(repeating: 0.1, count: 2 * 3 * side * side)),
+                                                   goals: Tensor(shape: [2, 6, 8, 8], values: .init(repeating: -0.2, count: 2 * 6 * 64)),
+                                                   proprioception: Tensor(shape: [2, 4], values: .init(repeating: 0, count: 8)))
+            #expect(actions.shape == [2, 2, 4] && reached.shape == [2] && hands?.shape == [2, 8])
+        }
+        #expect(throws: ControlError.self) { try FollowerNet(config: FollowerConfig(resolution: 24, planResolution: 8)) }
+        #expect(throws: ControlError.self) { try FollowerNet(config: FollowerConfig(resolution: 64, planResolution: 8)) }
+    }
+
     @Test("training can start from a saved follower: the network and its average begin at its weights")
     func startsFromSavedWeights() throws {
         let saved = PlanFollower(net: try FollowerNet(config: .micro, seed: 7))
