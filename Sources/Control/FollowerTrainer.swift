@@ -88,7 +88,7 @@ public final class FollowerTrainer {
     /// and the learning-rate schedule start afresh.
     public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions) throws {
         try self.init(config: follower.net.config, options: options)
-        try net.load(Dictionary(uniqueKeysWithValues: follower.net.namedTensors().map { ($0.name, $0.tensor) }))
+        try net.load(weightsOf: follower.net)
         average.reset(to: net.parameters())
     }
 
@@ -98,10 +98,7 @@ public final class FollowerTrainer {
     /// The follower with the averaged weights: what is saved and shipped.
     public func averagedFollower() throws -> PlanFollower {
         let copy = try FollowerNet(config: net.config)
-        for (target, (name, tensor)) in zip(copy.namedTensors(), net.namedTensors()) {
-            precondition(target.name == name)
-            tensor.withValues { src in target.tensor.withMutableValues { _ = $0.update(fromContentsOf: src) } }
-        }
+        try copy.load(weightsOf: net)
         if options.emaDecay > 0 { average.copy(into: copy.parameters()) }
         return PlanFollower(net: copy)
     }

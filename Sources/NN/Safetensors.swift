@@ -152,6 +152,12 @@ extension Module {
         return metadata
     }
 
+    /// Copies the tensors of `other`, a module of the same architecture (training that starts
+    /// from a saved model; an averaged copy of the weights).
+    public func load(weightsOf other: Module) throws {
+        try load(Dictionary(uniqueKeysWithValues: other.namedTensors().map { ($0.name, $0.tensor) }))
+    }
+
     /// Copies `tensors` into the module's tensors of the same names.
     public func load(_ tensors: [String: Tensor]) throws {
         let own = namedTensors()

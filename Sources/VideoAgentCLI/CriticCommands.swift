@@ -245,11 +245,10 @@ struct TrainCriticCommand: ParsableCommand {
         // How much of what is left is the follower's: the same, with thresholds also split by whether the true
         // demonstration, executed in the same scene, succeeded. No judge has that outcome; the row shows how far
         // knowing which scenes the follower can execute at all would take this ranking.
-        let scene = { (plan: JudgedPlan) in "\(plan.task)/\(plan.camera)/\(plan.seed)" }
-        let oracleOutcome = Dictionary(heldoutPlans.filter { $0.plan.arm == "oracle" }.map { (scene($0.plan), $0.plan.success) },
+        let oracleOutcome = Dictionary(heldoutPlans.filter { $0.plan.arm == "oracle" }.map { ($0.plan.scene, $0.plan.success) },
                                        uniquingKeysWith: { first, _ in first })
         let groups = test.map { judged in
-            oracleOutcome[scene(judged.plan)].map { judged.plan.instruction + ($0 ? " | demonstration succeeds" : " | demonstration fails") }
+            oracleOutcome[judged.plan.scene].map { judged.plan.instruction + ($0 ? " | demonstration succeeds" : " | demonstration fails") }
         }
         if groups.allSatisfy({ $0 != nil }) {
             let keys = groups.map { $0! }

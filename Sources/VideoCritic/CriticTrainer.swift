@@ -26,7 +26,7 @@ public final class CriticData {
             throw CriticError("the judged plans need both outcomes to learn from (\(successes.count) successes, \(failures.count) failures)")
         }
         var scenes: [String: [Int]] = [:]
-        for (i, (plan, _)) in resized.enumerated() { scenes["\(plan.task)|\(plan.camera)|\(plan.seed)", default: []].append(i) }
+        for (i, (plan, _)) in resized.enumerated() { scenes[plan.scene, default: []].append(i) }
         pairs = scenes.keys.sorted().flatMap { key in
             let members = scenes[key]!
             return members.filter { resized[$0].0.success }.flatMap { good in

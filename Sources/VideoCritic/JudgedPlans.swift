@@ -26,6 +26,9 @@ public struct JudgedPlan: Codable, Sendable, Equatable {
         self.steps = steps
     }
 
+    /// The scene it was made for (task, camera, seed): plans of one scene differ only in the plan.
+    public var scene: String { "\(task)|\(camera)|\(seed)" }
+
     public static func folder(_ root: String, arm: String, task: String, camera: String, seed: UInt64) -> String {
         "\(root)/\(arm)/\(task)/\(camera)/seed-\(seed)"
     }

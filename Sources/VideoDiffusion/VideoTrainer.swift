@@ -72,7 +72,7 @@ public final class VideoTrainer {
     /// begin there, the optimiser from scratch. The learner finetunes this way.
     public convenience init(startingFrom weights: VideoUNet, options: TrainingOptions) throws {
         try self.init(config: weights.config, options: options)
-        try model.load(Dictionary(uniqueKeysWithValues: weights.namedTensors().map { ($0.name, $0.tensor) }))
+        try model.load(weightsOf: weights)
         average.reset(to: model.parameters())
         average.copy(into: averaged.parameters())
     }
