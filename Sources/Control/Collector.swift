@@ -131,6 +131,57 @@ public struct Collector {
         return loop
     }
 
+    /// The follower executes the true demonstration of this seed cut like a plan (as `eval`'s
+    /// oracle); every `every` steps — when its hand has moved at least `minimumMove` metres or its
+    /// gripper changed since the last branch — the expert plays on from the state it reached, to the
+    /// end, in a branch; then the follower goes on from where it was.
+    ///
+    /// The branches are expert demonstrations that start where the follower goes astray: cut in
+    /// hindsight like any demonstration, each pairs a plan frame with the actions that reach it
+    /// *from there*, so goal and action agree (DAgger's labels on the follower's own states do not:
+    /// the expert acts for the task, whatever plan frame the follower pursues).
+    public func followerBranches(task: String, camera: String, seed: UInt64, follower: PlanFollower, every: Int,
+                                 minimumMove: Float = 0.01) throws -> (followed: EpisodeLoop, branches: [(step: Int, loop: EpisodeLoop)]) {
+        guard let branching = environment as? any BranchingEnvironment else {
+            throw ControlError("\(environment.name) cannot set its state aside and put it back, so the expert cannot play on from "
+                + "the follower's states there; collect branches in the built-in suite (--env builtin)")
+        }
+        precondition(every >= 1, "branch every 1 step or more")
+        let info = try taskInfo(task)
+        let oracle = try demonstrationPlan(task: task, camera: camera, seed: seed)
+        let first = try environment.reset(task: task, seed: seed, camera: camera, resolution: resolution)
+        let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: true)
+        var branches: [(step: Int, loop: EpisodeLoop)] = []
+        var lastBranch: [Float]?
+        try EpisodeRunner.run(loop, in: environment, plan: { _ in oracle }, decide: { loop in
+            let here = loop.observation.proprioception
+            if loop.steps % every == 0, lastBranch.map({ Self.moved(from: $0, to: here) >= minimumMove }) ?? true {
+                lastBranch = here
+                let branch = try branching.branch {
+                    let expert = EpisodeLoop(task: info, seed: seed, camera: camera, first: loop.observation, planned: false)
+                    try EpisodeRunner.run(expert, in: environment, plan: { _ in preconditionFailure("an expert branch has no plan") },
+                                          decide: { expert in
+                                              try noteLandmarks(expert)
+                                              let action = try demonstrator.action()
+                                              return Decision(action: action, label: action)
+                                          })
+                    try noteLandmarks(expert)
+                    return expert
+                }
+                branches.append((loop.steps, branch))
+            }
+            let decision = follower.decide([loop])[0]
+            return Decision(action: decision.action, reachedGoal: decision.reachedGoal)
+        })
+        return (loop, branches)
+    }
+
+    /// How far the hand moved between two proprioception readings, or 1 when the gripper changed.
+    private static func moved(from a: [Float], to b: [Float]) -> Float {
+        if abs(a[3] - b[3]) > 0.05 { return 1 }
+        return zip(a.prefix(3), b.prefix(3)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+    }
+
     /// The expert's demonstration for this seed, cut like a plan made at its first frame:
     /// the plan a perfect plan model would draw (the `oracle` of eval, and DAgger's plans).
     public func demonstrationPlan(task: String, camera: String, seed: UInt64) throws -> VideoPlan {

@@ -32,7 +32,9 @@ public struct DatasetReader: Sendable {
                 }
             }
         }
-        return out.sorted { ($0.1.task, $0.1.camera, $0.1.seed) < ($1.1.task, $1.1.camera, $1.1.seed) }
+        return out.sorted {
+            ($0.1.task, $0.1.camera, $0.1.seed, $0.1.branchedAt ?? -1) < ($1.1.task, $1.1.camera, $1.1.seed, $1.1.branchedAt ?? -1)
+        }
     }
 
     public func frames(in folder: String, count: Int) throws -> [RGBImage] {
@@ -65,7 +67,8 @@ public struct DatasetWriter: Sendable {
 
     /// Writes an episode's frames, its plans' frames and `episode.json`.
     public func write(_ record: EpisodeRecord, frames: [RGBImage], plans: [[RGBImage]] = []) throws {
-        let folder = directory + "/" + EpisodeRecord.relativePath(task: record.task, camera: record.camera, seed: record.seed)
+        let folder = directory + "/" + EpisodeRecord.relativePath(task: record.task, camera: record.camera, seed: record.seed,
+                                                                      branchedAt: record.branchedAt)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for (i, frame) in frames.enumerated() { try PNG.write(frame, to: folder + "/" + EpisodeRecord.frameName(i)) }
         for (p, plan) in plans.enumerated() {

@@ -31,6 +31,9 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
     /// For each frame, the simulator's key points of the scene (x, y, z in metres, point after point),
     /// when the collector could read them: training targets, never a policy's input.
     public var landmarks: [[Float]]?
+    /// For an expert episode started from a state another policy reached (`collect --driver
+    /// follower-branches`): the step of that policy's episode it starts from. Its frame 0 is that state.
+    public var branchedAt: Int?
 
     /// A plan as recorded with an episode: made at `step`, `frameCount` frames (observation first).
     public struct StoredPlan: Codable, Sendable, Equatable {
@@ -75,9 +78,9 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
         self.landmarks = landmarks
     }
 
-    /// The folder of an episode inside a dataset.
-    public static func relativePath(task: String, camera: String, seed: UInt64) -> String {
-        "episodes/\(task)/\(camera)/seed-\(seed)"
+    /// The folder of an episode inside a dataset (branches of one seed side by side).
+    public static func relativePath(task: String, camera: String, seed: UInt64, branchedAt: Int? = nil) -> String {
+        "episodes/\(task)/\(camera)/seed-\(seed)" + (branchedAt.map { "-from-\($0)" } ?? "")
     }
 
     public static func frameName(_ index: Int) -> String {

@@ -51,6 +51,15 @@ extension DemonstrableEnvironment {
     public func makeDemonstrator() -> any Demonstrator { makeDemonstrator(slack: 0) }
 }
 
+/// An environment whose state can be set aside and put back: a collector plays the expert from a
+/// state a learned policy reached (a branch), then lets the policy go on from that same state.
+/// Training-time only, like the demonstrator.
+public protocol BranchingEnvironment: DemonstrableEnvironment {
+    /// Runs `body` from the current state with a fresh step budget (a branch is an episode of its
+    /// own), then restores the state, step count included, whatever `body` did or threw.
+    func branch<T>(_ body: () throws -> T) rethrows -> T
+}
+
 /// A task: its identifier and the instruction a planner receives.
 public struct TaskInfo: Sendable, Equatable, Codable {
     public var name: String

@@ -23,6 +23,11 @@ struct CollectCommand: ParsableCommand {
             plan follower of --follower on the expert's own demonstration cut like a plan, sending the expert's
             action instead with probability --beta, and labels every state with the expert's action (DAgger).
             Episodes of the noisy and follower drivers are always kept: every state they reach is labelled.
+            --driver follower-branches runs the follower of --follower the same way (without the expert's help)
+            and, every --branch-every steps where its hand has moved since the last branch, lets the expert play
+            on from the state it reached to the end (built-in suite only); the successful branches are written
+            as expert episodes (seed-<n>-from-<step>), the follower's own episode is not. They teach recovery
+            with goals and actions that agree.
             """)
 
     @Option(help: "builtin (pure Swift tabletop suite) or metaworld (Python bridge).") var env: String = "builtin"
@@ -33,7 +38,7 @@ struct CollectCommand: ParsableCommand {
     @Option(help: "Frame size in pixels (square).") var resolution: Int = 64
     @Option(help: "The dataset directory to write.") var out: String
     @Flag(help: "Keep failed expert episodes too.") var keepFailures = false
-    @Option(help: "Who acts: expert, noisy (expert + exploration noise), follower (DAgger) or expert-model-plans.")
+    @Option(help: "Who acts: expert, noisy (expert + exploration noise), follower (DAgger), follower-branches or expert-model-plans.")
     var driver: String = "expert"
     @Option(help: ArgumentHelp("The plan model that draws the plans of --driver expert-model-plans.", valueName: "PATH"))
     var planModel: String = "models/builtin-plan/model.safetensors"
@@ -41,6 +46,8 @@ struct CollectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The plan follower to run (--driver follower).", valueName: "PATH")) var follower: String?
     @Option(help: "Probability that a step sends the expert's action instead of the follower's (--driver follower).")
     var beta: Float = 0.3
+    @Option(help: "Steps between the expert's branches from the follower's states (--driver follower-branches).")
+    var branchEvery: Int = 10
     @OptionGroup var environmentOptions: EnvironmentOptions
 
     func validate() throws {
@@ -49,13 +56,14 @@ struct CollectCommand: ParsableCommand {
         guard seedStart <= UInt64.max - UInt64(episodes) else {
             throw ValidationError("--seed-start \(seedStart) + --episodes \(episodes) runs past the largest seed \(UInt64.max)")
         }
-        guard ["expert", "noisy", "follower", "expert-model-plans"].contains(driver) else {
-            throw ValidationError("--driver \(driver): use expert, noisy, follower or expert-model-plans")
+        guard ["expert", "noisy", "follower", "follower-branches", "expert-model-plans"].contains(driver) else {
+            throw ValidationError("--driver \(driver): use expert, noisy, follower, follower-branches or expert-model-plans")
         }
+        try OptionChecks.range(branchEvery, "--branch-every", 1...10_000)
         try OptionChecks.finite(noise, "--noise", in: 0...2)
         try OptionChecks.finite(beta, "--beta", in: 0...1)
-        if driver == "follower" && follower == nil {
-            throw ValidationError("--driver follower needs --follower PATH (a model.safetensors from videoagent train-follower)")
+        if driver.hasPrefix("follower") && follower == nil {
+            throw ValidationError("--driver \(driver) needs --follower PATH (a model.safetensors from videoagent train-follower)")
         }
     }
 
@@ -69,9 +77,9 @@ struct CollectCommand: ParsableCommand {
         var planResolution = 32
         switch driver {
         case "noisy": how = .noisyExpert(sigma: noise)
-        case "follower":
+        case "follower", "follower-branches":
             let (loaded, _) = try PlanFollower.load(follower!)
-            how = .follower(loaded, beta: beta)
+            how = .follower(loaded, beta: driver == "follower" ? beta : 0)
             planResolution = loaded.config.planResolution
             guard loaded.config.resolution == resolution else {
                 throw ValidationError("the follower sees \(loaded.config.resolution)-pixel frames; give --resolution \(loaded.config.resolution)")
@@ -88,14 +96,14 @@ struct CollectCommand: ParsableCommand {
             })
         default: how = .expert
         }
-        let keepAll = keepFailures || (driver != "expert" && driver != "expert-model-plans")
+        let keepAll = keepFailures || driver == "noisy" || driver == "follower"
         let collector = Collector(environment: environment, resolution: resolution, planResolution: planResolution)
         let writer = DatasetWriter(directory: out)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var cells: [CollectionSummary.Cell] = []
         var sheetRows: [(caption: String, frames: [RGBImage])] = []
         let total = taskList.count * cameraList.count * episodes
-        var done = 0
+        var done = 0, branchesTried = 0, branchesKept = 0, branchSteps = 0
         let started = Date()
         for task in taskList {
             let isHard = environment.tasks.first { $0.name == task }?.isHard ?? false
@@ -103,6 +111,24 @@ struct CollectCommand: ParsableCommand {
                 var succeeded = 0, steps = 0
                 for i in 0..<episodes {
                     let seed = seedStart + UInt64(i)
+                    if driver == "follower-branches", case .follower(let follower, _) = how {
+                        let (followed, branches) = try collector.followerBranches(task: task, camera: camera, seed: seed,
+                                                                                   follower: follower, every: branchEvery)
+                        steps += followed.steps
+                        if followed.success { succeeded += 1 }
+                        branchesTried += branches.count
+                        for (step, branch) in branches where branch.success || keepFailures {
+                            var (record, frames, _) = branch.record(environment: environment.name, resolution: resolution,
+                                                                    policy: "expert-from-follower-state")
+                            record.branchedAt = step
+                            try writer.write(record, frames: frames)
+                            branchesKept += 1
+                            branchSteps += record.steps
+                        }
+                        if i == 0 { sheetRows.append(("\(task) \(camera) follower \(followed.success ? "ok" : "fail")", followed.frames)) }
+                        done += 1
+                        continue
+                    }
                     let loop = try collector.play(task: task, camera: camera, seed: seed, driver: how)
                     let (record, frames, plans) = loop.record(environment: environment.name, resolution: resolution, policy: how.name)
                     steps += record.steps
@@ -115,7 +141,8 @@ struct CollectCommand: ParsableCommand {
                                    meanSteps: Double(steps) / Double(episodes)))
                 let elapsed = Date().timeIntervalSince(started)
                 print(String(format: "[%d/%d] %@ %@: %@ success %d/%d, %.0f steps on average (%.0f s elapsed)",
-                             done, total, task, camera, how.name, succeeded, episodes, Double(steps) / Double(episodes), elapsed))
+                             done, total, task, camera, how.name, succeeded, episodes, Double(steps) / Double(episodes), elapsed)
+                      + (driver == "follower-branches" ? "; expert branches so far: \(branchesKept) kept of \(branchesTried), \(branchSteps) steps" : ""))
             }
         }
         let summary = CollectionSummary(environment: environment.name, resolution: resolution, seedStart: seedStart,

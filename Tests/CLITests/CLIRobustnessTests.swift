@@ -26,6 +26,8 @@ struct CLIRobustnessTests {
         (["train", "--data", "d", "--out", "o", "--log-every", "0"], "--log-every"),
         (["collect", "--out", "o", "--seed-start", "18446744073709551615"], "--seed-start"),
         (["collect", "--out", "o", "--max-steps", "0"], "--max-steps"),
+        (["collect", "--out", "o", "--driver", "follower-branches"], "--driver follower-branches needs --follower PATH"),
+        (["collect", "--out", "o", "--driver", "follower-branches", "--follower", "f", "--branch-every", "0"], "--branch-every"),
         (["topics", "describe", "--bus", "kafka://127.0.0.1:99999"], "port 99999"),
         (["critique", "--frames", "f", "--task", "x", "--critic", "vlm"], "--vlm-url"),
         (["critique", "--frames", "f", "--task", "x", "--critic", "vlm", "--vlm-url", "ftp://h/v1", "--vlm-model", "m"], "--vlm-url"),

@@ -1,0 +1,95 @@
+@testable import Control
+import Dataset
+import Environments
+import Foundation
+import Media
+import Testing
+
+/// `collect --driver follower-branches`: the expert plays on from states the follower reached,
+/// and the follower's own episode goes on as if nothing had happened.
+@Suite("Expert branches from the follower's states")
+struct FollowerBranchTests {
+    @Test("branches start at the follower's state, are the expert's, and leave the follower's episode untouched")
+    func branchesFromTheFollowersStates() throws {
+        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
+        let config = follower.config
+        let collector = Collector(environment: TabletopEnvironment(maxSteps: 60), resolution: config.resolution,
+                                  planResolution: config.planResolution)
+        let (followed, branches) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
+                                                                  every: 10, minimumMove: 0)
+        #expect(branches.map(\.step) == Array(stride(from: 0, to: followed.steps, by: 10)))
+        for (step, branch) in branches {
+            #expect(branch.frames[0].pixels == followed.frames[step].pixels)
+            #expect(branch.proprioception[0] == followed.proprioception[step])
+            #expect(branch.labels == branch.actions)
+            #expect(branch.plans.isEmpty)
+            // A branch is an episode of its own: the full step budget, however late it starts.
+            #expect(branch.success || branch.steps == 60)
+        }
+        // The expert from the very first state is the seed's own demonstration.
+        let demonstration = try collector.play(task: "push", camera: "corner", seed: 11)
+        #expect(branches[0].loop.actions == demonstration.actions)
+
+        // Branching put every state back: the follower alone acts exactly as it did with branches.
+        let alone = try collector.play(task: "push", camera: "corner", seed: 11, driver: .follower(follower, beta: 0))
+        #expect(alone.actions == followed.actions)
+        #expect(alone.steps == followed.steps)
+    }
+
+    @Test("no new branch until the hand has moved minimumMove (or the gripper changed): a stall is branched from once")
+    func oneBranchPerPlace() throws {
+        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
+        let collector = Collector(environment: TabletopEnvironment(maxSteps: 60), resolution: follower.config.resolution,
+                                  planResolution: follower.config.planResolution)
+        let (followed, branches) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
+                                                                  every: 1, minimumMove: 10)
+        #expect(followed.steps > 1)
+        #expect(branches.map(\.step) == [0])
+    }
+
+    @Test("branches of one seed are written side by side and read back with the step they start from")
+    func branchesRoundTrip() throws {
+        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
+        let collector = Collector(environment: TabletopEnvironment(maxSteps: 40), resolution: follower.config.resolution,
+                                  planResolution: follower.config.planResolution)
+        let (_, branches) = try collector.followerBranches(task: "button-press", camera: "corner", seed: 2, follower: follower,
+                                                           every: 5, minimumMove: 0)
+        #expect(branches.count >= 2)
+        let directory = NSTemporaryDirectory() + "branches-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = DatasetWriter(directory: directory)
+        for (step, branch) in branches {
+            var (record, frames, _) = branch.record(environment: "builtin", resolution: follower.config.resolution, policy: "expert")
+            record.branchedAt = step
+            try writer.write(record, frames: frames)
+        }
+        let read = try DatasetReader(directory: directory).episodes()
+        #expect(read.map(\.record.branchedAt) == branches.map { Optional($0.step) })
+        #expect(read.allSatisfy { $0.folder.hasSuffix("seed-2-from-\($0.record.branchedAt!)") })
+    }
+
+    @Test("an environment that cannot put its state back gets a clear error, not a silent follower episode")
+    func needsABranchingEnvironment() throws {
+        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
+        let collector = Collector(environment: NoBranching(), resolution: follower.config.resolution,
+                                  planResolution: follower.config.planResolution)
+        #expect {
+            _ = try collector.followerBranches(task: "push", camera: "corner", seed: 1, follower: follower, every: 10)
+        } throws: { "\($0)".contains("cannot set its state aside") }
+    }
+}
+
+/// The built-in suite without the ability to branch (as the MetaWorld bridge).
+private final class NoBranching: DemonstrableEnvironment {
+    let inner = TabletopEnvironment()
+    var name: String { "no-branching" }
+    var tasks: [TaskInfo] { inner.tasks }
+    var cameras: [String] { inner.cameras }
+    var maxSteps: Int { inner.maxSteps }
+    func reset(task: String, seed: UInt64, camera: String, resolution: Int) throws -> Observation {
+        try inner.reset(task: task, seed: seed, camera: camera, resolution: resolution)
+    }
+    func step(_ action: [Float]) throws -> StepResult { try inner.step(action) }
+    func makeDemonstrator(slack: Float) -> any Demonstrator { inner.makeDemonstrator(slack: slack) }
+    func close() {}
+}
