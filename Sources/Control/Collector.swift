@@ -142,10 +142,6 @@ public struct Collector {
     /// the expert acts for the task, whatever plan frame the follower pursues).
     public func followerBranches(task: String, camera: String, seed: UInt64, follower: PlanFollower, every: Int,
                                  minimumMove: Float = 0.01) throws -> (followed: EpisodeLoop, branches: [(step: Int, loop: EpisodeLoop)]) {
-        guard let branching = environment as? any BranchingEnvironment else {
-            throw ControlError("\(environment.name) cannot set its state aside and put it back, so the expert cannot play on from "
-                + "the follower's states there; collect branches in the built-in suite (--env builtin)")
-        }
         precondition(every >= 1, "branch every 1 step or more")
         let info = try taskInfo(task)
         let oracle = try demonstrationPlan(task: task, camera: camera, seed: seed)
@@ -157,7 +153,7 @@ public struct Collector {
             let here = loop.observation.proprioception
             if loop.steps % every == 0, lastBranch.map({ Self.moved(from: $0, to: here) >= minimumMove }) ?? true {
                 lastBranch = here
-                let branch = try branching.branch {
+                let branch = try environment.branch {
                     let expert = EpisodeLoop(task: info, seed: seed, camera: camera, first: loop.observation, planned: false)
                     try EpisodeRunner.run(expert, in: environment, plan: { _ in preconditionFailure("an expert branch has no plan") },
                                           decide: { expert in

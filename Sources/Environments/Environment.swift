@@ -44,20 +44,22 @@ public protocol DemonstrableEnvironment: Environment {
     /// loosens how precisely it lines up before making contact: a teacher for a learned policy,
     /// whose aim is only that precise, should not keep pulling back to line up again.
     func makeDemonstrator(slack: Float) -> any Demonstrator
+
+    /// Runs `body` from the current state with a fresh step budget (a branch is an episode of its
+    /// own), then restores the state, step count included, whatever `body` did: a collector plays
+    /// the expert on from a state a learned policy reached, then lets the policy go on from there.
+    /// Training-time only, like the demonstrator. Environments that cannot set their state aside
+    /// (the MetaWorld bridge) throw ``EnvironmentError/cannotBranch(_:)``.
+    func branch<T>(_ body: () throws -> T) throws -> T
+}
+
+extension DemonstrableEnvironment {
+    public func branch<T>(_ body: () throws -> T) throws -> T { throw EnvironmentError.cannotBranch(name) }
 }
 
 extension DemonstrableEnvironment {
     /// The expert at the demonstrations' own precision.
     public func makeDemonstrator() -> any Demonstrator { makeDemonstrator(slack: 0) }
-}
-
-/// An environment whose state can be set aside and put back: a collector plays the expert from a
-/// state a learned policy reached (a branch), then lets the policy go on from that same state.
-/// Training-time only, like the demonstrator.
-public protocol BranchingEnvironment: DemonstrableEnvironment {
-    /// Runs `body` from the current state with a fresh step budget (a branch is an episode of its
-    /// own), then restores the state, step count included, whatever `body` did or threw.
-    func branch<T>(_ body: () throws -> T) rethrows -> T
 }
 
 /// A task: its identifier and the instruction a planner receives.
@@ -110,6 +112,7 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
     case invalidResolution(Int)
     case notReset
     case bridge(String)
+    case cannotBranch(String)
 
     public var description: String {
         switch self {
@@ -120,6 +123,9 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
         case .invalidResolution(let r): return "resolution \(r) is out of range; use 8 to 512 pixels"
         case .notReset: return "step() before reset(): start an episode first"
         case .bridge(let detail): return "environment bridge: \(detail)"
+        case .cannotBranch(let name):
+            return "\(name) cannot set its state aside and put it back, so the expert cannot play on from a policy's states "
+                + "there; collect branches in the built-in suite (--env builtin)"
         }
     }
 }

@@ -57,6 +57,14 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
 
     public func makeDemonstrator(slack: Float) -> any Demonstrator { TabletopDemonstrator(environment: self, slack: slack) }
 
+    public func branch<T>(_ body: () throws -> T) throws -> T {
+        // Tasks and the gripper are values: copying them is the whole snapshot.
+        let saved = (task, gripper, steps)
+        defer { (task, gripper, steps) = saved }
+        steps = 0
+        return try body()
+    }
+
     fileprivate func landmarks() throws -> [Float] {
         guard let task else { throw EnvironmentError.notReset }
         let points = task.landmarks
