@@ -175,7 +175,7 @@ public struct Collector {
     /// How far the hand moved between two proprioception readings, or 1 when the gripper changed.
     private static func moved(from a: [Float], to b: [Float]) -> Float {
         if abs(a[3] - b[3]) > 0.05 { return 1 }
-        return zip(a.prefix(3), b.prefix(3)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        return handDistance(a, b)
     }
 
     /// The expert's demonstration for this seed, cut like a plan made at its first frame:

@@ -140,8 +140,7 @@ public final class EpisodeLoop {
         } else if result.truncated {
             finish(.stepLimit)
         } else if plan != nil {
-            let moved = zip(before.prefix(3), result.observation.proprioception.prefix(3)).map { ($0 - $1) * ($0 - $1) }
-                .reduce(0, +).squareRoot()
+            let moved = handDistance(before, result.observation.proprioception)
             stillSteps = moved < rule.stallDistance ? stillSteps + 1 : 0
             if stillSteps >= rule.stallSteps {
                 if replans < rule.maxReplans {

@@ -95,7 +95,7 @@ public final class FollowerData {
         for t in 0..<steps {
             if t > 0 {
                 let a = proprioception[t - 1], b = proprioception[t]
-                let moved = zip(a.prefix(3), b.prefix(3)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+                let moved = handDistance(a, b)
                 still = moved < 0.001 && abs(a[3] - b[3]) < 1e-3 ? still + 1 : 0
             }
             if still <= stallStepsKept { kept.append(t) }

@@ -55,9 +55,7 @@ public protocol DemonstrableEnvironment: Environment {
 
 extension DemonstrableEnvironment {
     public func branch<T>(_ body: () throws -> T) throws -> T { throw EnvironmentError.cannotBranch(name) }
-}
 
-extension DemonstrableEnvironment {
     /// The expert at the demonstrations' own precision.
     public func makeDemonstrator() -> any Demonstrator { makeDemonstrator(slack: 0) }
 }

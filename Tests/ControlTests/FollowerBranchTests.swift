@@ -9,12 +9,16 @@ import Testing
 /// and the follower's own episode goes on as if nothing had happened.
 @Suite("Expert branches from the follower's states")
 struct FollowerBranchTests {
+    /// An untrained micro follower and a collector of the built-in suite at its resolutions.
+    static func setUp(maxSteps: Int) throws -> (PlanFollower, Collector) {
+        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
+        return (follower, Collector(environment: TabletopEnvironment(maxSteps: maxSteps), resolution: follower.config.resolution,
+                                    planResolution: follower.config.planResolution))
+    }
+
     @Test("branches start at the follower's state, are the expert's, and leave the follower's episode untouched")
     func branchesFromTheFollowersStates() throws {
-        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
-        let config = follower.config
-        let collector = Collector(environment: TabletopEnvironment(maxSteps: 60), resolution: config.resolution,
-                                  planResolution: config.planResolution)
+        let (follower, collector) = try Self.setUp(maxSteps: 60)
         let (followed, branches) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
                                                                   every: 10, minimumMove: 0)
         #expect(branches.map(\.step) == Array(stride(from: 0, to: followed.steps, by: 10)))
@@ -38,9 +42,7 @@ struct FollowerBranchTests {
 
     @Test("no new branch until the hand has moved minimumMove (or the gripper changed): a stall is branched from once")
     func oneBranchPerPlace() throws {
-        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
-        let collector = Collector(environment: TabletopEnvironment(maxSteps: 60), resolution: follower.config.resolution,
-                                  planResolution: follower.config.planResolution)
+        let (follower, collector) = try Self.setUp(maxSteps: 60)
         let (followed, branches) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
                                                                   every: 1, minimumMove: 10)
         #expect(followed.steps > 1)
@@ -49,9 +51,7 @@ struct FollowerBranchTests {
 
     @Test("branches of one seed are written side by side and read back with the step they start from")
     func branchesRoundTrip() throws {
-        let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
-        let collector = Collector(environment: TabletopEnvironment(maxSteps: 40), resolution: follower.config.resolution,
-                                  planResolution: follower.config.planResolution)
+        let (follower, collector) = try Self.setUp(maxSteps: 40)
         let (_, branches) = try collector.followerBranches(task: "button-press", camera: "corner", seed: 2, follower: follower,
                                                            every: 5, minimumMove: 0)
         #expect(branches.count >= 2)
