@@ -75,11 +75,14 @@ struct CollectCommand: ParsableCommand {
         let cameraList = try Self.choose(cameras, from: environment.cameras, what: "camera")
         let how: Collector.Driver
         var planResolution = 32
+        /// The follower whose states the expert branches from (--driver follower-branches).
+        var branchingFollower: PlanFollower?
         switch driver {
         case "noisy": how = .noisyExpert(sigma: noise)
         case "follower", "follower-branches":
             let (loaded, _) = try PlanFollower.load(follower!)
             how = .follower(loaded, beta: driver == "follower" ? beta : 0)
+            if driver == "follower-branches" { branchingFollower = loaded }
             planResolution = loaded.config.planResolution
             guard loaded.config.resolution == resolution else {
                 throw ValidationError("the follower sees \(loaded.config.resolution)-pixel frames; give --resolution \(loaded.config.resolution)")
@@ -111,7 +114,7 @@ struct CollectCommand: ParsableCommand {
                 var succeeded = 0, steps = 0
                 for i in 0..<episodes {
                     let seed = seedStart + UInt64(i)
-                    if driver == "follower-branches", case .follower(let follower, _) = how {
+                    if let follower = branchingFollower {
                         let (followed, branches) = try collector.followerBranches(task: task, camera: camera, seed: seed,
                                                                                    follower: follower, every: branchEvery)
                         steps += followed.steps
@@ -142,7 +145,7 @@ struct CollectCommand: ParsableCommand {
                 let elapsed = Date().timeIntervalSince(started)
                 print(String(format: "[%d/%d] %@ %@: %@ success %d/%d, %.0f steps on average (%.0f s elapsed)",
                              done, total, task, camera, how.name, succeeded, episodes, Double(steps) / Double(episodes), elapsed)
-                      + (driver == "follower-branches" ? "; expert branches so far: \(branchesKept) kept of \(branchesTried), \(branchSteps) steps" : ""))
+                      + (branchingFollower != nil ? "; expert branches so far: \(branchesKept) kept of \(branchesTried), \(branchSteps) steps" : ""))
             }
         }
         let summary = CollectionSummary(environment: environment.name, resolution: resolution, seedStart: seedStart,
