@@ -95,7 +95,8 @@ struct TrainCriticCommand: ParsableCommand {
                     }
                 }
                 print(line + String(format: "  (%.0f s)", Date().timeIntervalSince(started)))
-                log += String(format: "%d,%d,%.6f,%.6f,%.6f,", member, trainer.step, mean(\.accept), mean(\.frames), mean(\.feedback)) + auc + "\n"
+                log += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,", member, trainer.step, mean(\.accept), mean(\.frames), mean(\.feedback),
+                                     mean(\.pairs)) + auc + "\n"
                 window.removeAll()
             }
         }
@@ -141,7 +142,7 @@ struct TrainCriticCommand: ParsableCommand {
             print(String(format: "scoring %@ (%@, threshold %.2f%@); nothing is trained", score, judge.name, judge.threshold,
                          judge.taskThresholds.isEmpty ? "" : ", thresholds by task"))
         } else {
-            var log = "member,step,accept_bce,frames_bce,feedback_ce,validation_auc\n"
+            var log = "member,step,accept_bce,frames_bce,feedback_ce,pair_loss,validation_auc\n"
             var kept: [(path: String, step: Int)] = []
             // With --cross-fit, every training plan judged by the member that did not train on it.
             var outOfFold: [(plan: JudgedPlan, probability: Float)] = []
