@@ -75,7 +75,7 @@ struct CollectCommand: ParsableCommand {
         let cameraList = try Self.choose(cameras, from: environment.cameras, what: "camera")
         let how: Collector.Driver
         var planResolution = 32
-        /// The follower whose states the expert branches from (--driver follower-branches).
+        // The follower whose states the expert branches from (--driver follower-branches).
         var branchingFollower: PlanFollower?
         switch driver {
         case "noisy": how = .noisyExpert(sigma: noise)
