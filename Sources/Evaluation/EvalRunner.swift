@@ -67,6 +67,9 @@ public struct EvalSettings: Sendable {
     public var batch: Int
     /// The judge of the critic arms.
     public var judge: (any PlanJudge)?
+    /// Whether the critic arms refine conditioned on the judge's feedback category (descriptive)
+    /// or on the verdict alone (binary).
+    public var descriptiveFeedback = false
 
     public init(tasks: [TaskInfo], cameras: [String], seeds: [UInt64], variants: [Variant], iterations: Int,
                 replanRule: ReplanRule = .paper, batch: Int = 8, judge: (any PlanJudge)? = nil) {
@@ -226,7 +229,8 @@ public final class EvalRunner {
             let results = try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : settings.replanRule.withoutReplanning, first: nil) { loops in
                 let planned = try self.planModel!.plansWithCritic(observations: loops.map(\.observation.frame),
                                                                   tasks: loops.map(\.task.instruction),
-                                                                  iterations: self.settings.iterations, judge: judge, rng: &rng)
+                                                                  iterations: self.settings.iterations, judge: judge,
+                                                                  descriptive: self.settings.descriptiveFeedback, rng: &rng)
                 for (loop, p) in zip(loops, planned) { made["\(loop.task.name)|\(loop.camera)|\(loop.seed)", default: []].append(p.iterations) }
                 return planned.map(\.plan)
             }

@@ -30,8 +30,15 @@ public final class PlanModel {
     /// `iterations + 1` plans in order, each with the observation as its first frame.
     /// The paper's refinement rule: refine each plan until `judge` accepts it or `iterations`
     /// refinements were made. Returns each final plan and how many refinements it took.
+    /// `descriptive`: each refinement is conditioned on the judge's feedback category (a model
+    /// trained with `train --descriptive-feedback`), else plain refinement (binary feedback).
     public func plansWithCritic(observations: [RGBImage], tasks: [String], iterations: Int, judge: any PlanJudge,
-                                rng: inout SeededRNG) throws -> [(plan: VideoPlan, iterations: Int)] {
+                                descriptive: Bool = false, rng: inout SeededRNG) throws -> [(plan: VideoPlan, iterations: Int)] {
+        if descriptive && !model.config.refinesWithCategories {
+            throw VideoModelError("this plan model refines without feedback categories (its codes: "
+                + model.config.feedbackCodes.joined(separator: ", ") + "); use binary feedback, or a model from "
+                + "videoagent train --descriptive-feedback --critic PATH")
+        }
         guard !observations.isEmpty else { return [] }
         let side = resolution, f = model.config.futureFrames
         let small = observations.map { $0.resized(width: side, height: side) }
@@ -41,8 +48,13 @@ public final class PlanModel {
         }
         var current = PlanFrames.rows(sampler.sample(observation: tensor(Array(small.indices)), previous: nil, tasks: taskIndices, rng: &rng))
         var used = [Int](repeating: 0, count: small.count)
+        var codes = [Int](repeating: VideoModelConfig.plainRefineCode, count: small.count)
         func rejected(_ rows: [Int]) throws -> [Int] {
-            try rows.filter { !(try judge.judge(observation: small[$0], plan: current[$0], task: tasks[$0]).accept) }
+            try rows.filter { row in
+                let verdict = try judge.judge(observation: small[row], plan: current[row], task: tasks[row])
+                if descriptive { codes[row] = model.config.refineCode(category: verdict.feedback.rawValue) }
+                return !verdict.accept
+            }
         }
         var pending = try rejected(Array(small.indices))
         var i = 0
@@ -50,7 +62,8 @@ public final class PlanModel {
             i += 1
             let previous = Tensor(shape: [pending.count, f, 3, side, side], values: pending.flatMap { current[$0].flatMap { $0.planarSigned() } })
             let refined = PlanFrames.rows(sampler.sample(observation: tensor(pending), previous: previous,
-                                                         tasks: pending.map { taskIndices[$0] }, rng: &rng))
+                                                         tasks: pending.map { taskIndices[$0] }, feedback: pending.map { codes[$0] },
+                                                         rng: &rng))
             for (k, row) in pending.enumerated() {
                 current[row] = refined[k]
                 used[row] = i

@@ -4,6 +4,7 @@ import Environments
 import Evaluation
 import Foundation
 import VideoCritic
+import VideoDiffusion
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +29,8 @@ struct EvalCommand: ParsableCommand {
     var variants: String = "oracle,base,refine,replan,refine+replan"
     @OptionGroup(title: "The judge of the critic variants") var judge: JudgeOptions
     @Option(help: "Refinement iterations K of refine and refine+replan.") var iterations: Int = 4
+    @Option(help: "What the critic variants refine on: binary (the verdict alone) or descriptive (the critic's feedback category; needs a plan model from train --descriptive-feedback).")
+    var feedback: String = "binary"
     @Option(help: ArgumentHelp("The plan model (default: the shipped one).", valueName: "PATH"))
     var planModel: String = "models/builtin-plan/model.safetensors"
     @Option(help: ArgumentHelp("The plan follower (default: the shipped one).", valueName: "PATH"))
@@ -65,6 +68,9 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("--ensemble-decay must be 0 or more (0 averages the overlapping chunks evenly), not \(ensembleDecay)")
         }
         do { _ = try Variant.parse(variants) } catch { throw ValidationError("--variants: \(error)") }
+        guard ["binary", "descriptive"].contains(feedback) else {
+            throw ValidationError("--feedback \(feedback): use binary (refine on the verdict) or descriptive (refine on the critic's category)")
+        }
     }
 
     func run() throws {
@@ -88,15 +94,20 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")
         }
         let model = needsModel ? try PlanModel(path: planModel, steps: samplingSteps) : nil
+        if feedback == "descriptive", let model, !model.model.config.refinesWithCategories {
+            throw ValidationError("--feedback descriptive: \(planModel) refines without feedback categories; "
+                + "train one with videoagent train --init-from \(planModel) --descriptive-feedback --critic PATH, or use --feedback binary")
+        }
         if !resume && FileManager.default.fileExists(atPath: out + "/episodes.jsonl") {
             throw ValidationError("\(out) holds an earlier run; give --resume to continue it, or another --out")
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
+        var settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
                                     seeds: (0..<UInt64(seeds)).map { seedStart + $0 }, variants: chosen, iterations: iterations,
                                     replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans,
                                                            rewindFrames: rewindFrames, maxRewinds: maxRewinds), batch: batch,
                                     judge: try judge.judge())
+        settings.descriptiveFeedback = feedback == "descriptive"
         print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
         print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")
         let options = environmentOptions

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import Media
 import NN
+import Tensor
+import VideoCritic
 import VideoDiffusion
 
 struct TrainCommand: ParsableCommand {
@@ -17,6 +20,11 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --out.") var resume = false
     @Option(help: ArgumentHelp("Start from another run's checkpoint (its weights, optimiser and step) with this command's λ and refinement settings: the ablation's shared base.", valueName: "DIR"))
     var forkFrom: String?
+    @Option(help: ArgumentHelp("Start from a plan model's weights (model.safetensors) with a fresh optimiser at step 0: finetuning, e.g. the shipped models/builtin-plan.", valueName: "MODEL"))
+    var initFrom: String?
+    @Flag(help: "Refine conditioned on the --critic's feedback category (the paper's descriptive feedback): each refinement pair is judged and trained under its category; 30 % stay plain refinement.")
+    var descriptiveFeedback = false
+    @OptionGroup var judgeOptions: JudgeOptions
     @Option(help: "Size preset: standard (32 px, widths 32,64,128) or micro (16 px, for tests).") var preset: String = "standard"
     @Option(help: "Total optimiser steps.") var steps: Int = 3000
     @Option(help: "Clips per step.") var batch: Int = 8
@@ -32,7 +40,22 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard resume || data != nil else { throw ValidationError("give --data DIR (a dataset from videoagent collect), or --resume") }
-        guard !(resume && forkFrom != nil) else { throw ValidationError("give only one of --resume and --fork-from") }
+        guard [resume, forkFrom != nil, initFrom != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give only one of --resume, --fork-from and --init-from")
+        }
+        if descriptiveFeedback {
+            guard judgeOptions.critic != nil else {
+                throw ValidationError("--descriptive-feedback needs --critic PATH (a critic from videoagent train-critic, e.g. models/builtin-critic/model.safetensors), motion or vlm")
+            }
+            guard forkFrom == nil else {
+                throw ValidationError("--descriptive-feedback cannot --fork-from a binary run (its optimiser has no rows for the new codes); use --init-from RUN/model.safetensors")
+            }
+        } else if judgeOptions.critic != nil {
+            throw ValidationError("--critic only applies with --descriptive-feedback")
+        }
+        if let initFrom, !FileManager.default.fileExists(atPath: initFrom) {
+            throw ValidationError("--init-from \(initFrom): no such file; give a plan model (model.safetensors from videoagent train)")
+        }
         guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
         guard steps >= 1, batch >= 2 else { throw ValidationError("--steps must be ≥ 1 and --batch ≥ 2") }
         try OptionChecks.finite(consistency, "--lambda", in: 0...1000)
@@ -61,20 +84,29 @@ struct TrainCommand: ParsableCommand {
         } else if resume {
             trainer = try VideoTrainer.resume(from: out)
             print("resuming at step \(trainer.step) from \(out)/checkpoint.safetensors")
+        } else if let initFrom {
+            var (weights, metadata) = try VideoCheckpoint.load(initFrom)
+            if descriptiveFeedback && !weights.config.refinesWithCategories {
+                weights = try weights.extendingFeedbackCodes(to: Self.descriptiveCodes)
+            }
+            trainer = try VideoTrainer(startingFrom: weights, options: makeOptions(refineStartDefault: 0))
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            print("starting from \(initFrom) (its step \(metadata["step"] ?? "?")) with a fresh optimiser")
         } else {
             let tasks = try ClipSet.taskSentences(in: data!)
-            let config = preset == "micro" ? VideoModelConfig.micro(tasks: tasks) : VideoModelConfig.standard(tasks: tasks)
-            var options = TrainingOptions()
-            options.seed = seed
-            options.batchSize = batch
-            options.learningRate = learningRate
-            options.consistencyWeight = consistency
-            options.refineStart = refineStart ?? steps / 3
-            options.refineEvery = refineEvery ?? max(1, steps / 6)
-            options.poolSize = poolSize
-            options.poolSamplingSteps = poolSteps
-            trainer = try VideoTrainer(config: config, options: options)
+            var config = preset == "micro" ? VideoModelConfig.micro(tasks: tasks) : VideoModelConfig.standard(tasks: tasks)
+            if descriptiveFeedback { config.feedbackCodes = Self.descriptiveCodes }
+            trainer = try VideoTrainer(config: config, options: makeOptions(refineStartDefault: steps / 3))
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        if trainer.config.refinesWithCategories {
+            guard descriptiveFeedback, let judge = try judgeOptions.judge() else {
+                throw ValidationError("\(out) trains refinement conditioned on critic categories: give --descriptive-feedback --critic PATH again")
+            }
+            trainer.feedbackLabeler = Self.labeler(judge: judge, step: { [trainer] in trainer.step })
+            print("refinement pairs are judged by \(judge.name) and trained under its feedback category")
+        } else if descriptiveFeedback {
+            throw ValidationError("\(resume ? out : forkFrom ?? out) is a binary refiner; start descriptive training with --init-from MODEL")
         }
         let dataDirectory = data ?? (try? String(contentsOfFile: out + "/data-path", encoding: .utf8)) ?? ""
         try dataDirectory.write(toFile: out + "/data-path", atomically: true, encoding: .utf8)
@@ -114,6 +146,39 @@ struct TrainCommand: ParsableCommand {
             }
         }
         try log.close()
+    }
+
+    /// generate, refine, then refine under each category a critic can name except "ok".
+    static let descriptiveCodes = VideoModelConfig.descriptiveFeedbackCodes(
+        categories: FeedbackCategory.allCases.filter { $0 != .ok }.map(\.rawValue))
+
+    func makeOptions(refineStartDefault: Int) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.seed = seed
+        options.batchSize = batch
+        options.learningRate = learningRate
+        options.consistencyWeight = consistency
+        options.refineStart = refineStart ?? refineStartDefault
+        options.refineEvery = refineEvery ?? max(1, steps / 6)
+        options.poolSize = poolSize
+        options.poolSamplingSteps = poolSteps
+        return options
+    }
+
+    /// The judge's category for each of the trainer's own plans (nil where it accepts).
+    static func labeler(judge: any PlanJudge, step: @escaping () -> Int) -> FeedbackLabeler {
+        FeedbackLabeler(report: { counts in
+            let text = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            print("refinement pairs at step \(step()): \(text)")
+        }, categorize: { observations, plans, tasks in
+            let side = observations.shape[3]
+            let values = observations.toArray(), frameSize = 3 * side * side
+            return try tasks.indices.map { row in
+                let observation = RGBImage(planarSigned: Array(values[(row * frameSize)..<((row + 1) * frameSize)]), width: side, height: side)
+                let verdict = try judge.judge(observation: observation, plan: PlanFrames.images(plans, row: row), task: tasks[row])
+                return verdict.accept ? nil : verdict.feedback.rawValue
+            }
+        })
     }
 
     static func duration(_ seconds: Double) -> String {

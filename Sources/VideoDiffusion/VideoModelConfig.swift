@@ -67,6 +67,24 @@ public struct VideoModelConfig: Codable, Sendable, Equatable {
         return i + 1
     }
 
+    /// The code of plain refinement (no feedback, or feedback the model was not trained with).
+    public static let plainRefineCode = 1
+
+    /// Feedback codes of a model that refines conditioned on a critic's category: generate,
+    /// plain refine, then `refine:<category>` for each category (the paper's descriptive feedback).
+    public static func descriptiveFeedbackCodes(categories: [String]) -> [String] {
+        ["generate", "refine"] + categories.map { "refine:" + $0 }
+    }
+
+    /// Whether the model was trained to refine conditioned on critic categories.
+    public var refinesWithCategories: Bool { feedbackCodes.contains { $0.hasPrefix("refine:") } }
+
+    /// The feedback code for refining a plan a critic put in `category` ("no_contact", …):
+    /// that category's code when the model knows it, plain refinement otherwise.
+    public func refineCode(category: String?) -> Int {
+        category.flatMap { feedbackCodes.firstIndex(of: "refine:" + $0) } ?? Self.plainRefineCode
+    }
+
     /// A stable hash of the architecture (not the task list): checkpoints with the same hash
     /// are interchangeable.
     /// sha256 (64 hex digits) of what fixes the tensors' shapes: checkpoints of the same

@@ -51,9 +51,19 @@ public final class VideoTrainer {
     private let average: EMA
     private let schedule: CosineSchedule
     private var rng: SeededRNG
-    /// Previous plans per clip: the pool's base sample and its refinement, (F, 3, H, W) each.
-    private var pool: [ClipSet.ClipKey: (base: [Float], refined: [Float]?)] = [:]
+    /// Previous plans per clip: the pool's base sample, its refinement, (F, 3, H, W) each, and
+    /// the feedback code its refinement is trained under.
+    private var pool: [ClipSet.ClipKey: PoolPlan] = [:]
     public private(set) var poolGeneratedAtStep: Int?
+    /// A critic's word on the pool's plans, for a model that refines conditioned on feedback
+    /// categories (``VideoModelConfig/refinesWithCategories``); nil trains plain refinement.
+    public var feedbackLabeler: FeedbackLabeler?
+
+    private struct PoolPlan {
+        var base: [Float]
+        var refined: [Float]?
+        var code: Int
+    }
 
     public init(config: VideoModelConfig, options: TrainingOptions) throws {
         model = try VideoUNet(config: config, seed: options.seed)
@@ -80,7 +90,7 @@ public final class VideoTrainer {
     /// One optimiser step on a random batch.
     public func trainStep(clips: ClipSet) throws -> StepLosses {
         if step >= options.refineStart, poolGeneratedAtStep.map({ step - $0 >= options.refineEvery }) ?? true {
-            regeneratePool(clips: clips)
+            try regeneratePool(clips: clips)
         }
         let b = options.batchSize
         let refineRows = pool.isEmpty ? 0 : max(1, min(b - 1, Int((Float(b) * options.refineFraction).rounded())))
@@ -100,7 +110,13 @@ public final class VideoTrainer {
         }
         let selfCondition = Tensor(shape: [b, f, 3, r, r], values: baseValues)
         let tasks = try batch.tasks.map { rng.uniform() < options.taskDropout ? 0 : try config.taskIndex($0) }
-        let feedback = (0..<b).map { $0 < refineRows ? 1 : 0 }
+        // Refinement rows train under their plan's feedback code, some under plain refinement so
+        // the model still refines without a critic's category.
+        let feedback = (0..<b).map { row -> Int in
+            guard row < refineRows else { return 0 }
+            guard let labeler = feedbackLabeler else { return VideoModelConfig.plainRefineCode }
+            return rng.uniform() < labeler.plainShare ? VideoModelConfig.plainRefineCode : pool[keys[row]]!.code
+        }
         let timesteps = (0..<b).map { _ in Int(rng.next() % UInt64(config.diffusionSteps)) }
         let noise = Tensor.randn(batch.future.shape, rng: &rng)
         let a = Tensor(shape: [b, 1, 1, 1, 1], values: timesteps.map { schedule.signal($0) })
@@ -146,10 +162,12 @@ public final class VideoTrainer {
 
     /// Generates the pool's plans with the current averaged weights: for each clip a base plan
     /// and (when the consistency term is on) its refinement.
-    public func regeneratePool(clips: ClipSet) {
+    /// When a ``feedbackLabeler`` is set, each base plan is judged and its refinement trained
+    /// under the judge's category.
+    public func regeneratePool(clips: ClipSet) throws {
         let sampler = PlanSampler(model: averagedModel(), steps: options.poolSamplingSteps)
         let keys = clips.randomKeys(options.poolSize, rng: &rng)
-        var fresh: [ClipSet.ClipKey: (base: [Float], refined: [Float]?)] = [:]
+        var fresh: [ClipSet.ClipKey: PoolPlan] = [:]
         let f = config.futureFrames, r = config.resolution
         let frameSize = f * 3 * r * r
         for chunk in stride(from: 0, to: keys.count, by: options.batchSize) {
@@ -157,17 +175,27 @@ public final class VideoTrainer {
             let batch = clips.batch(part, rng: &rng)
             let tasks = batch.tasks.map { (try? config.taskIndex($0)) ?? 0 }
             let base = sampler.sample(observation: batch.observation, previous: nil, tasks: tasks, rng: &rng)
+            let codes = try feedbackLabeler.map { labeler in
+                try labeler.categorize(batch.observation, base, batch.tasks).map { config.refineCode(category: $0) }
+            } ?? Array(repeating: VideoModelConfig.plainRefineCode, count: part.count)
             let refined = options.consistencyWeight > 0
-                ? sampler.sample(observation: batch.observation, previous: base, tasks: tasks, rng: &rng).toArray() : nil
+                ? sampler.sample(observation: batch.observation, previous: base, tasks: tasks, feedback: codes, rng: &rng).toArray() : nil
             let baseValues = base.toArray()
             for (i, key) in part.enumerated() {
-                fresh[key] = (Array(baseValues[(i * frameSize)..<((i + 1) * frameSize)]),
-                              refined.map { Array($0[(i * frameSize)..<((i + 1) * frameSize)]) })
+                fresh[key] = PoolPlan(base: Array(baseValues[(i * frameSize)..<((i + 1) * frameSize)]),
+                                      refined: refined.map { Array($0[(i * frameSize)..<((i + 1) * frameSize)]) }, code: codes[i])
             }
         }
         pool = fresh
         poolGeneratedAtStep = step
+        if let labeler = feedbackLabeler {
+            labeler.report(Dictionary(grouping: fresh.values, by: \.code).mapValues(\.count)
+                .reduce(into: [String: Int]()) { $0[config.feedbackCodes[$1.key]] = $1.value })
+        }
     }
+
+    /// Plans the pool holds under each feedback code (for tests and progress lines).
+    public var poolCodeCounts: [Int: Int] { Dictionary(grouping: pool.values, by: \.code).mapValues(\.count) }
 
     /// The averaged weights, up to date.
     public func averagedModel() -> VideoUNet {
@@ -215,5 +243,24 @@ public final class VideoTrainer {
         trainer.rng = SeededRNG(seed: options.seed &+ UInt64(step) &+ 1)
         trainer.average.copy(into: trainer.averaged.parameters())
         return trainer
+    }
+}
+
+/// Labels the trainer's own plans with a critic's feedback category ("no_contact", …; nil when
+/// the critic accepts), so refinement learns to act on the category: the paper's descriptive
+/// ("suggestive") feedback. The critic lives outside this module; the command that trains wires it in.
+public struct FeedbackLabeler {
+    /// Observations (B, 3, H, W), base plans (B, F, 3, H, W) and task sentences → a category per row.
+    public var categorize: (_ observations: Tensor, _ plans: Tensor, _ tasks: [String]) throws -> [String?]
+    /// Share of refinement rows trained as plain refinement whatever the category.
+    public var plainShare: Float
+    /// Told how many pool plans went to each code after each regeneration.
+    public var report: ([String: Int]) -> Void
+
+    public init(plainShare: Float = 0.3, report: @escaping ([String: Int]) -> Void = { _ in },
+                categorize: @escaping (_ observations: Tensor, _ plans: Tensor, _ tasks: [String]) throws -> [String?]) {
+        self.categorize = categorize
+        self.plainShare = plainShare
+        self.report = report
     }
 }

@@ -136,4 +136,25 @@ public final class VideoUNet: Module {
         let out = convOut(x.reshaped([b * f] + Array(x.shape[2...])))  // (B·F, 3, H, W)
         return out.reshaped([b, f, 3, h, w])
     }
+
+    /// A copy that knows `codes`, which must extend this model's feedback codes: every weight is
+    /// kept and each new code starts as plain refinement, so the copy behaves exactly like this
+    /// model until it is trained on the new codes (descriptive feedback starts from a binary refiner).
+    public func extendingFeedbackCodes(to codes: [String]) throws -> VideoUNet {
+        let old = config.feedbackCodes
+        guard codes.count >= old.count, Array(codes.prefix(old.count)) == old else {
+            throw VideoModelError("feedback codes \(codes) do not extend the model's \(old)")
+        }
+        var widened = config
+        widened.feedbackCodes = codes
+        let copy = try VideoUNet(config: widened)
+        var tensors = Dictionary(uniqueKeysWithValues: namedTensors().map { ($0.name, $0.tensor) })
+        let d = config.timeDimension
+        var rows = feedbackEmbedding.weight.toArray()
+        let plain = Array(rows[(VideoModelConfig.plainRefineCode * d)..<((VideoModelConfig.plainRefineCode + 1) * d)])
+        for _ in old.count..<codes.count { rows += plain }
+        tensors["feedbackEmbedding.weight"] = Tensor(shape: [codes.count, d], values: rows)
+        try copy.load(tensors)
+        return copy
+    }
 }

@@ -190,9 +190,29 @@ struct ModelCommandTests {
                                               "--out", root + "/eval", "--resume"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n").count == 14)
+        // Descriptive feedback: finetune the plan model on a critic's categories, then refine on them.
+        let describe = try await CLIProcess.run(["train", "--init-from", root + "/run/model.safetensors", "--descriptive-feedback",
+                                                 "--critic", "motion", "--data", root + "/data", "--out", root + "/run-descriptive",
+                                                 "--steps", "6", "--batch", "4", "--refine-every", "3", "--pool-size", "4",
+                                                 "--pool-steps", "2", "--log-every", "3"])
+        #expect(describe.status == 0, "\(describe.stderr)")
+        #expect(describe.stdout.contains("refinement pairs at step 0:"), "\(describe.stdout)")
+        let descriptiveEval = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "1",
+                                                        "--variants", "refine+critic", "--critic", "motion", "--feedback", "descriptive",
+                                                        "--iterations", "1", "--plan-model", root + "/run-descriptive/model.safetensors",
+                                                        "--follower", root + "/follower/model.safetensors", "--sampling-steps", "2",
+                                                        "--out", root + "/eval-descriptive"])
+        #expect(descriptiveEval.status == 0, "\(descriptiveEval.stderr)")
+        #expect(descriptiveEval.stdout.contains("descriptive feedback"), "\(descriptiveEval.stdout)")
+        let needsCritic = try await CLIProcess.run(["train", "--init-from", root + "/run/model.safetensors", "--descriptive-feedback",
+                                                    "--data", root + "/data", "--out", root + "/x4"])
+        #expect(needsCritic.status != 0 && needsCritic.stderr.contains("--descriptive-feedback needs --critic"), "\(needsCritic.stderr)")
         // Bad input: one line naming the fix.
         for (arguments, mention) in [
             (["--tasks", "juggling"], "unknown task 'juggling'"),
+            (["--variants", "refine+critic", "--critic", "motion", "--feedback", "descriptive",
+              "--plan-model", root + "/run/model.safetensors"], "refines without feedback categories"),
+            (["--feedback", "verbose"], "use binary"),
             (["--variants", "oracle,best"], "unknown variant 'best'"),
             (["--ensemble-decay=-1"], "--ensemble-decay must be 0 or more"),
             (["--plan-model", CLIProcess.packageRoot + "/models/builtin-plan/model.safetensors"], "16-pixel plans"),

@@ -129,6 +129,61 @@ struct VideoModelTests {
         #expect(poolStep == 90)
     }
 
+    @Test("a binary refiner extended with feedback categories predicts exactly as before under every new code")
+    func extendingFeedbackCodes() throws {
+        let model = try VideoUNet(config: Self.micro(), seed: 3)
+        let codes = VideoModelConfig.descriptiveFeedbackCodes(categories: ["no_contact", "incomplete"])
+        let wide = try model.extendingFeedbackCodes(to: codes)
+        #expect(wide.config.refinesWithCategories && !model.config.refinesWithCategories)
+        #expect(wide.config.refineCode(category: "incomplete") == 3)
+        #expect(wide.config.refineCode(category: "scene_jumps") == VideoModelConfig.plainRefineCode, "unknown category: plain refinement")
+        #expect(model.config.refineCode(category: "incomplete") == VideoModelConfig.plainRefineCode)
+        var rng = SeededRNG(seed: 2)
+        let batch = Self.clips.batch(Self.clips.evaluationKeys(limit: 1), rng: &rng)
+        let noisy = Tensor.randn(batch.future.shape, rng: &rng), previous = Tensor.randn(batch.future.shape, rng: &rng)
+        let tasks = [try model.config.taskIndex(batch.tasks[0])]
+        func predict(_ m: VideoUNet, _ code: Int) -> [Float] {
+            m(noisy: noisy, observation: batch.observation, selfCondition: previous, timesteps: [40], tasks: tasks, feedback: [code]).toArray()
+        }
+        let plain = predict(model, 1)
+        for code in 1..<codes.count { #expect(predict(wide, code) == plain) }
+        #expect(predict(wide, 0) == predict(model, 0))
+        #expect(throws: VideoModelError.self) { try model.extendingFeedbackCodes(to: ["generate"]) }
+    }
+
+    @Test("with a feedback labeler, refinement pairs train under the critic's category and the loss stays finite")
+    func descriptiveTraining() throws {
+        var options = TrainingOptions()
+        options.batchSize = 4
+        options.refineStart = 0
+        options.refineEvery = 3
+        options.poolSize = 6
+        options.poolSamplingSteps = 2
+        let codes = VideoModelConfig.descriptiveFeedbackCodes(categories: ["no_contact", "incomplete"])
+        let trainer = try VideoTrainer(startingFrom: try VideoUNet(config: Self.micro()).extendingFeedbackCodes(to: codes), options: options)
+        var reported: [[String: Int]] = []
+        // Every other plan "never reaches the object", the rest are accepted (plain refinement).
+        trainer.feedbackLabeler = FeedbackLabeler(report: { reported.append($0) }) { _, plans, _ in
+            (0..<plans.shape[0]).map { $0 % 2 == 0 ? "no_contact" : nil }
+        }
+        for _ in 0..<6 { #expect(try trainer.trainStep(clips: Self.clips).refinement.isFinite) }
+        #expect(reported.count == 2)
+        let counts = trainer.poolCodeCounts
+        #expect(counts[codes.firstIndex(of: "refine:no_contact")!, default: 0] > 0)
+        #expect(counts[VideoModelConfig.plainRefineCode, default: 0] > 0)
+        #expect(counts.keys.allSatisfy { $0 != 0 && $0 != codes.firstIndex(of: "refine:incomplete")! })
+        // The category's code was trained apart from plain refinement (they started as copies).
+        var rng = SeededRNG(seed: 4)
+        let batch = Self.clips.batch(Self.clips.evaluationKeys(limit: 1), rng: &rng)
+        let noisy = Tensor.randn(batch.future.shape, rng: &rng)
+        let tasks = [try trainer.config.taskIndex(batch.tasks[0])]
+        func predict(_ code: Int) -> [Float] {
+            trainer.model(noisy: noisy, observation: batch.observation, selfCondition: batch.future, timesteps: [50], tasks: tasks,
+                          feedback: [code]).toArray()
+        }
+        #expect(predict(codes.firstIndex(of: "refine:no_contact")!) != predict(VideoModelConfig.plainRefineCode))
+    }
+
     @Test("a diverged step stops training with a clear error and no checkpoint of NaN weights is written")
     func divergence() throws {
         var options = TrainingOptions()

@@ -56,7 +56,9 @@ public final class RefinerLogic: @unchecked Sendable {
         let sampler = PlanSampler(model: unet, steps: samplingSteps)
         let plans = sampler.sample(observation: Tensor(shape: [refine.count, 3, side, side], values: observations.flatMap { $0.planarSigned() }),
                                    previous: Tensor(shape: [refine.count, future, 3, side, side], values: previous),
-                                   tasks: try refine.map { try unet.config.taskIndex($0.critique.task) }, rng: &rng)
+                                   tasks: try refine.map { try unet.config.taskIndex($0.critique.task) },
+                                   // A model trained on critic categories refines on the critique's; others plainly.
+                                   feedback: refine.map { unet.config.refineCode(category: $0.critique.feedbackCode) }, rng: &rng)
         for (k, item) in refine.enumerated() {
             let id = item.critique.envelope.messageID
             let next = item.critique.iteration + 1
