@@ -106,7 +106,7 @@ struct TrainCommand: ParsableCommand {
             trainer.feedbackLabeler = Self.labeler(judge: judge, step: { [trainer] in trainer.step })
             print("refinement pairs are judged by \(judge.name) and trained under its feedback category")
         } else if descriptiveFeedback {
-            throw ValidationError("\(resume ? out : forkFrom ?? out) is a binary refiner; start descriptive training with --init-from MODEL")
+            throw ValidationError("\(out) is a binary refiner; start descriptive training with --init-from \(out)/model.safetensors")
         }
         let dataDirectory = data ?? (try? String(contentsOfFile: out + "/data-path", encoding: .utf8)) ?? ""
         try dataDirectory.write(toFile: out + "/data-path", atomically: true, encoding: .utf8)

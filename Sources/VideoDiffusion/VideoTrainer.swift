@@ -189,8 +189,7 @@ public final class VideoTrainer {
         pool = fresh
         poolGeneratedAtStep = step
         if let labeler = feedbackLabeler {
-            labeler.report(Dictionary(grouping: fresh.values, by: \.code).mapValues(\.count)
-                .reduce(into: [String: Int]()) { $0[config.feedbackCodes[$1.key]] = $1.value })
+            labeler.report(Dictionary(uniqueKeysWithValues: poolCodeCounts.map { (config.feedbackCodes[$0.key], $0.value) }))
         }
     }
 
