@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Media
 import NN
 import Tensor
 import VideoCritic
@@ -171,11 +170,10 @@ struct TrainCommand: ParsableCommand {
             let text = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             print("refinement pairs at step \(step()): \(text)")
         }, categorize: { observations, plans, tasks in
-            let side = observations.shape[3]
-            let values = observations.toArray(), frameSize = 3 * side * side
+            // Observations (B, 3, H, W) as one-frame plans, so PlanFrames converts both.
+            let frames = PlanFrames.rows(observations.reshaped([observations.shape[0], 1] + Array(observations.shape[1...])))
             return try tasks.indices.map { row in
-                let observation = RGBImage(planarSigned: Array(values[(row * frameSize)..<((row + 1) * frameSize)]), width: side, height: side)
-                let verdict = try judge.judge(observation: observation, plan: PlanFrames.images(plans, row: row), task: tasks[row])
+                let verdict = try judge.judge(observation: frames[row][0], plan: PlanFrames.images(plans, row: row), task: tasks[row])
                 return verdict.accept ? nil : verdict.feedback.rawValue
             }
         })
