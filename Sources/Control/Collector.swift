@@ -153,23 +153,40 @@ public struct Collector {
             let here = loop.observation.proprioception
             if loop.steps % every == 0, lastBranch.map({ Self.moved(from: $0, to: here) >= minimumMove }) ?? true {
                 lastBranch = here
-                let branch = try environment.branch {
-                    let expert = EpisodeLoop(task: info, seed: seed, camera: camera, first: loop.observation, planned: false)
-                    try EpisodeRunner.run(expert, in: environment, plan: { _ in preconditionFailure("an expert branch has no plan") },
-                                          decide: { expert in
-                                              try noteLandmarks(expert)
-                                              let action = try demonstrator.action()
-                                              return Decision(action: action, label: action)
-                                          })
-                    try noteLandmarks(expert)
-                    return expert
-                }
-                branches.append((loop.steps, branch))
+                branches.append((loop.steps, try expertBranch(from: loop)))
             }
             let decision = follower.decide([loop])[0]
             return Decision(action: decision.action, reachedGoal: decision.reachedGoal)
         })
         return (loop, branches)
+    }
+
+    /// The expert plays on from `loop`'s current state to the end, in a branch (the state is put
+    /// back afterwards): an expert demonstration that starts where the loop stands.
+    private func expertBranch(from loop: EpisodeLoop) throws -> EpisodeLoop {
+        try environment.branch {
+            let expert = EpisodeLoop(task: loop.task, seed: loop.seed, camera: loop.camera, first: loop.observation, planned: false)
+            try EpisodeRunner.run(expert, in: environment, plan: { _ in preconditionFailure("an expert branch has no plan") },
+                                  decide: { expert in
+                                      try noteLandmarks(expert)
+                                      let action = try demonstrator.action()
+                                      return Decision(action: action, label: action)
+                                  })
+            try noteLandmarks(expert)
+            return expert
+        }
+    }
+
+    /// The plan a perfect plan model would draw from `loop`'s current state: the expert's
+    /// demonstration from there (in a branch; the state is put back), cut like a plan. Eval's
+    /// `oracle+replan` hands it over on every replan, so it measures what replanning can add
+    /// to the follower when plans are true. Built-in suite only (it branches).
+    public func demonstrationPlan(from loop: EpisodeLoop) throws -> VideoPlan {
+        let demonstration = try expertBranch(from: loop)
+        let indices = EpisodeRecord.planIndices(start: 0, frameCount: demonstration.frames.count, futureFrames: futureFrames)
+        return VideoPlan(frames: indices.map { demonstration.frames[$0].resized(width: planResolution, height: planResolution) },
+                         source: demonstration.success ? "oracle (expert demonstration from here)"
+                             : "oracle (expert demonstration from here, which failed)")
     }
 
     /// How far the hand moved between two proprioception readings, or 1 when the gripper changed.

@@ -78,6 +78,7 @@ public struct EvalReport: Codable, Sendable {
         let feedback = descriptive ? ", descriptive feedback" : ""
         switch arm {
         case "oracle": return "oracle (true demonstration as plan)"
+        case "oracle+replan": return "oracle + replan (the expert's demonstration from each stall)"
         case "iteration-0": return "base"
         case "iteration-\(iterations)": return "refine (K = \(iterations))"
         case "replan": return "base + replan"

@@ -10,6 +10,9 @@ import VideoCritic
 public enum Variant: String, CaseIterable, Sendable, Codable {
     /// The true demonstration of the same seed cut like a plan: the follower's own ceiling.
     case oracle
+    /// The same, and on every stall the expert's demonstration from the state reached: the
+    /// ceiling of replanning with true plans (built-in suite only; it sets the state aside).
+    case oracleReplan = "oracle+replan"
     /// One plan from the plan model.
     case base
     /// That plan refined K times (self-conditioning consistency).
@@ -87,6 +90,7 @@ public struct EvalSettings: Sendable {
     public var arms: [String] {
         var out: [String] = []
         if variants.contains(.oracle) { out.append("oracle") }
+        if variants.contains(.oracleReplan) { out.append("oracle+replan") }
         if variants.contains(.base) || variants.contains(.refine) {
             out += (0...(variants.contains(.refine) ? iterations : 0)).map { "iteration-\($0)" }
         }
@@ -140,7 +144,7 @@ public final class EvalRunner {
                     + "\(follower.config.planResolution)-pixel plans; use a follower trained for this plan model")
             }
             try planModel.checkTasks(settings.tasks.map(\.instruction))
-        } else if settings.variants.contains(where: { $0 != .oracle }) {
+        } else if settings.variants.contains(where: { $0 != .oracle && $0 != .oracleReplan }) {
             throw ControlError("variants other than oracle need a plan model (--plan-model PATH)")
         }
         if settings.judge == nil && settings.variants.contains(where: { $0 == .refineCritic || $0 == .refineCriticReplan }) {
@@ -222,6 +226,19 @@ public final class EvalRunner {
             }
             return try execute("oracle", cells, info, rule: settings.replanRule.withoutReplanning, first: plans, planner: nil,
                                planningSeconds: Date().timeIntervalSince(demonstrating) / Double(cells.count))
+        case "oracle+replan":
+            let index = Dictionary(uniqueKeysWithValues: cells.enumerated().map { ($1, $0) })
+            func collector(_ i: Int) -> Collector {
+                Collector(environment: environments[i], resolution: follower.config.resolution, planResolution: follower.config.planResolution)
+            }
+            let plans = try cells.enumerated().map { i, cell in
+                try collector(i).demonstrationPlan(task: cell.task, camera: cell.camera, seed: cell.seed)
+            }
+            return try execute("oracle+replan", cells, info, rule: settings.replanRule, first: plans) { loops in
+                try loops.map { loop in
+                    try collector(index[Cell(task: loop.task.name, camera: loop.camera, seed: loop.seed)]!).demonstrationPlan(from: loop)
+                }
+            }
         case "refine+critic", "refine+critic+replan":
             let replanning = arms[0] == "refine+critic+replan"
             var made: [String: [Int]] = [:]  // episode → refinements of each of its plans

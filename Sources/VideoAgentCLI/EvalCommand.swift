@@ -12,7 +12,8 @@ struct EvalCommand: ParsableCommand {
         abstract: "Measure task success in the paper's protocol: plans executed by the plan follower on a task × camera × seed grid.",
         discussion: """
             Variants (--variants, comma-separated): oracle (the true demonstration of the same seed cut like a plan:
-            the follower's own ceiling), base (one plan from the plan model), refine (that plan refined K =
+            the follower's own ceiling), oracle+replan (the same, and on every stall the expert's demonstration from the
+            state reached: what replanning adds with true plans; built-in suite only), base (one plan from the plan model), refine (that plan refined K =
             --iterations times; every iteration 0…K is executed, for the success-against-iteration plot), replan
             (base plans, a new one after --stall-steps still steps, at most --max-replans) and refine+replan.
             Writes OUT/episodes.jsonl (one line per episode; --resume continues from it), OUT/report.json,
@@ -25,7 +26,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Comma-separated cameras.") var cameras: String = "corner,corner2,corner3"
     @Option(help: "Seeds per task and camera.") var seeds: Int = 25
     @Option(help: "The first seed (held out from training: 5000 and up).") var seedStart: UInt64 = 5000
-    @Option(help: "Comma-separated: oracle, base, refine, replan, refine+replan, refine+critic, refine+critic+replan.")
+    @Option(help: "Comma-separated: oracle, oracle+replan, base, refine, replan, refine+replan, refine+critic, refine+critic+replan.")
     var variants: String = "oracle,base,refine,replan,refine+replan"
     @OptionGroup(title: "The judge of the critic variants") var judge: JudgeOptions
     @Option(help: "Refinement iterations K of refine and refine+replan.") var iterations: Int = 4
@@ -76,6 +77,10 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         Console.lineBuffered()
         let chosen = try Variant.parse(variants)
+        if chosen.contains(.oracleReplan) && env != "builtin" {
+            throw ValidationError("oracle+replan sets the scene aside to let the expert demonstrate from each stall, which only the "
+                + "built-in suite can do; use --env builtin, or drop oracle+replan from --variants")
+        }
         let probe = try environmentOptions.make(env)
         let taskList = try CollectCommand.choose(tasks, from: probe.tasks.map(\.name), what: "task")
         let cameraList = try CollectCommand.choose(cameras, from: probe.cameras, what: "camera")
@@ -89,7 +94,7 @@ struct EvalCommand: ParsableCommand {
         loadedFollower.maxStepsPerGoal = maxStepsPerGoal
         loadedFollower.reachThreshold = reachThreshold
         loadedFollower.ensembleDecay = noEnsemble ? nil : ensembleDecay
-        let needsModel = chosen.contains { $0 != .oracle }
+        let needsModel = chosen.contains { $0 != .oracle && $0 != .oracleReplan }
         if needsModel && !FileManager.default.fileExists(atPath: planModel) {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")
         }

@@ -170,26 +170,26 @@ struct ModelCommandTests {
         #expect(follow.status == 0, "\(follow.stderr)")
         #expect(follow.stdout.contains("step 20/20"))
         let eval = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
-                                             "--variants", "oracle,base,refine,replan,refine+replan,refine+critic,refine+critic+replan",
+                                             "--variants", "oracle,oracle+replan,base,refine,replan,refine+replan,refine+critic,refine+critic+replan",
                                              "--critic", "motion", "--iterations", "1",
                                              "--plan-model", root + "/run/model.safetensors", "--follower", root + "/follower/model.safetensors",
                                              "--sampling-steps", "2", "--max-replans", "1", "--stall-steps", "5", "--out", root + "/eval"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let report = try String(contentsOfFile: root + "/eval/report.md", encoding: .utf8)
-        for method in ["oracle (true demonstration as plan)", "| base |", "refine (K = 1)", "base + replan", "refine + replan",
+        for method in ["oracle (true demonstration as plan)", "oracle + replan", "| base |", "refine (K = 1)", "base + replan", "refine + replan",
                        "refine until the critic accepts (K ≤ 1)", "refine until the critic accepts + replan"] {
             #expect(report.contains(method), "report lacks \(method)")
         }
         #expect(FileManager.default.fileExists(atPath: root + "/eval/iterations.png"))
         #expect(FileManager.default.fileExists(atPath: root + "/eval/strips.png"))
         let lines = try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 2 * 7)  // 2 seeds × (oracle, iteration 0, iteration 1, replan, refine+replan and the two critic arms)
+        #expect(lines.count == 2 * 8)  // 2 seeds × (the two oracle arms, iteration 0, iteration 1, replan, refine+replan and the two critic arms)
         // Resuming a finished run runs nothing again.
         let again = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
                                               "--variants", "oracle", "--follower", root + "/follower/model.safetensors",
                                               "--out", root + "/eval", "--resume"])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n").count == 14)
+        #expect(try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n").count == 16)
         // Descriptive feedback: finetune the plan model on a critic's categories, then refine on them.
         let describe = try await CLIProcess.run(["train", "--init-from", root + "/run/model.safetensors", "--descriptive-feedback",
                                                  "--critic", "motion", "--data", root + "/data", "--out", root + "/run-descriptive",

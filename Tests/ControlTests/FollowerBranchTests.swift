@@ -68,6 +68,28 @@ struct FollowerBranchTests {
         #expect(read.allSatisfy { $0.folder.hasSuffix("seed-2-from-\($0.record.branchedAt!)") })
     }
 
+    @Test("a replan's true plan is the expert's demonstration from the state reached, and the state is put back")
+    func demonstrationFromHere() throws {
+        let (follower, collector) = try Self.setUp(maxSteps: 80)
+        let start = try collector.environment.reset(task: "push", seed: 4, camera: "corner", resolution: follower.config.resolution)
+        let loop = EpisodeLoop(task: collector.environment.tasks.first { $0.name == "push" }!, seed: 4, camera: "corner",
+                               first: start, planned: false)
+        for _ in 0..<12 { loop.record(action: [0.5, -0.3, 0.2, 1], result: try collector.environment.step([0.5, -0.3, 0.2, 1])) }
+        let plan = try collector.demonstrationPlan(from: loop)
+        #expect(plan.frames.count == 8)
+        let size = follower.config.planResolution
+        #expect(plan.frames[0].pixels == loop.observation.frame.resized(width: size, height: size).pixels)
+        #expect(plan.frames.allSatisfy { $0.width == size })
+        #expect(plan.source.hasPrefix("oracle (expert demonstration from here"))
+        // The scene goes on where it was (the hand stays put under a zero action), and the plan is
+        // not the one made at the episode's start.
+        let next = try collector.environment.step([0, 0, 0, 1])
+        #expect(handDistance(next.observation.proprioception, loop.observation.proprioception) < 0.002)
+        #expect(handDistance(next.observation.proprioception, start.proprioception) > 0.01)
+        let fromStart = try collector.demonstrationPlan(task: "push", camera: "corner", seed: 4)
+        #expect(plan.frames[0].pixels != fromStart.frames[0].pixels)
+    }
+
     @Test("an environment that cannot put its state back gets a clear error, not a silent follower episode")
     func needsABranchingEnvironment() throws {
         let follower = PlanFollower(net: try FollowerNet(config: .micro, seed: 3))
