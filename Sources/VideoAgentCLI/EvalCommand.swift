@@ -37,6 +37,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The plan follower (default: the shipped one).", valueName: "PATH"))
     var follower: String = "models/builtin-follower/model.safetensors"
     @Option(help: "DDIM steps per plan.") var samplingSteps: Int = 10
+    @Option(help: "Classifier-free guidance scale on the task when drawing plans (1 = off; more than 1 costs a second pass per step).")
+    var guidance: Float = 1
     @Option(help: "New plans allowed per episode in the replan variants (paper: 5).") var maxReplans: Int = 5
     @Option(help: "Consecutive steps with the hand still (< 1 mm) that count as a stall (paper: 15).") var stallSteps: Int = 15
     @Option(help: "On a stall with no new plan left (every arm without replanning, or replans used up), follow the plan again from this many frames back (0: hold still).")
@@ -60,6 +62,7 @@ struct EvalCommand: ParsableCommand {
         guard seedStart <= UInt64.max - UInt64(seeds) else { throw ValidationError("--seed-start + --seeds runs past the largest seed") }
         try OptionChecks.range(iterations, "--iterations", 0...20)
         try OptionChecks.range(samplingSteps, "--sampling-steps", 1...1000)
+        try OptionChecks.finite(guidance, "--guidance", in: 0...100)
         try OptionChecks.range(maxReplans, "--max-replans", 0...100)
         try OptionChecks.range(stallSteps, "--stall-steps", 1...10_000)
         try OptionChecks.range(batch, "--batch", 1...256)
@@ -98,7 +101,7 @@ struct EvalCommand: ParsableCommand {
         if needsModel && !FileManager.default.fileExists(atPath: planModel) {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")
         }
-        let model = needsModel ? try PlanModel(path: planModel, steps: samplingSteps) : nil
+        let model = needsModel ? try PlanModel(path: planModel, steps: samplingSteps, guidance: guidance) : nil
         if feedback == "descriptive", let model, !model.model.config.refinesWithCategories {
             throw ValidationError("--feedback descriptive: \(planModel) refines without feedback categories; "
                 + "train one with videoagent train --init-from \(planModel) --descriptive-feedback --critic PATH, or use --feedback binary")

@@ -22,6 +22,7 @@ struct CLIRobustnessTests {
         (["bus", "consume", "--bus", "embedded:///tmp/x", "--topic", "t", "--group", "g", "--idle-exit", "inf"], "--idle-exit"),
         (["bus", "replay", "--bus", "embedded:///tmp/x", "--topic", "t", "--from-offset", "0", "--idle-exit", "nan"], "--idle-exit"),
         (["generate", "--checkpoint", "m", "--frame", "f.png", "--task", "x", "--out", "o", "--guidance", "nan"], "--guidance"),
+        (["eval", "--out", "o", "--guidance", "nan"], "--guidance"),
         (["show", "--data", "d", "--out", "o.png", "--cell", "100000"], "--cell"),
         (["train", "--data", "d", "--out", "o", "--log-every", "0"], "--log-every"),
         (["collect", "--out", "o", "--seed-start", "18446744073709551615"], "--seed-start"),

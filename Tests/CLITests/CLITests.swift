@@ -214,6 +214,7 @@ struct ModelCommandTests {
               "--plan-model", root + "/run/model.safetensors"], "refines without feedback categories"),
             (["--feedback", "verbose"], "use binary"),
             (["--variants", "oracle,best"], "unknown variant 'best'"),
+            (["--variants", "oracle+replan", "--env", "metaworld"], "only the built-in suite can do"),
             (["--ensemble-decay=-1"], "--ensemble-decay must be 0 or more"),
             (["--plan-model", CLIProcess.packageRoot + "/models/builtin-plan/model.safetensors"], "16-pixel plans"),
         ] {
