@@ -43,6 +43,8 @@ struct TrainCriticCommand: ParsableCommand {
     @Option(help: "Weight of a ranking loss on plans of one scene with different outcomes (0: off).") var pairWeight: Float = 0
     @Flag(help: "Choose a threshold per task (the one that maximises balanced accuracy over all plans) instead of one for all.")
     var taskThresholds = false
+    @Option(help: "Learned keypoints per frame (0: none): a convolution shared by all frames and a spatial soft-argmax give each frame K points whose paths the network sees beside the stacked frames.")
+    var keypoints: Int = 0
     @Option(help: ArgumentHelp("Score this existing critic (model.safetensors) on --heldout instead of training one.", valueName: "PATH"))
     var score: String?
 
@@ -54,6 +56,7 @@ struct TrainCriticCommand: ParsableCommand {
         try OptionChecks.finite(validationFraction, "--validation-fraction", in: 0...0.5)
         try OptionChecks.range(members, "--members", 1...16)
         try OptionChecks.finite(pairWeight, "--pair-weight", in: 0...100)
+        try OptionChecks.range(keypoints, "--keypoints", 0...64)
         if data.isEmpty { throw ValidationError("--data DIR is required: judged plans made by videoagent eval --save-plans DIR") }
         if crossFit && members < 2 { throw ValidationError("--cross-fit needs --members 2 or more: each member keeps a different fold of the seeds apart") }
         if score != nil && (crossFit || taskThresholds) {
@@ -129,6 +132,7 @@ struct TrainCriticCommand: ParsableCommand {
         let chooseOnKeptApart = !crossFit && Set(keptApart.map(\.plan.success)).count == 2
         var config = CriticConfig.fitted(to: fit.map(\.plan))
         if learnBaseRates { config.taskLogOdds = nil }
+        if keypoints > 0 { config.keypoints = keypoints }
         print("\(all.count) judged plans of \(seeds.count) seeds (\(all.filter(\.plan.success).count) executed successfully), \(config.tasks.count) tasks; "
               + (crossFit ? "\(members) folds of the seeds, each kept apart from one member to choose its step; thresholds chosen on every plan "
                             + "by the member that did not train on it"

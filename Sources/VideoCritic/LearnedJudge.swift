@@ -17,14 +17,20 @@ public struct CriticConfig: Codable, Sendable, Equatable {
     /// measured on the training plans: the accept logit starts from it and the network learns what
     /// in a plan moves it. Nil: the network learns the base rates too.
     public var taskLogOdds: [Float]?
+    /// Learned keypoints per frame (`train-critic --keypoints K`; nil: none): a small convolution
+    /// shared by every frame, then spatial soft-argmax, so the network sees where things (the
+    /// hand, the object) are in each frame as coordinates — a plan's paths — beside the stacked frames.
+    public var keypoints: Int?
 
-    public init(resolution: Int = 32, frames: Int = 8, width: Int = 32, hidden: Int = 128, tasks: [String], taskLogOdds: [Float]? = nil) {
+    public init(resolution: Int = 32, frames: Int = 8, width: Int = 32, hidden: Int = 128, tasks: [String], taskLogOdds: [Float]? = nil,
+                keypoints: Int? = nil) {
         self.resolution = resolution
         self.frames = frames
         self.width = width
         self.hidden = hidden
         self.tasks = tasks
         self.taskLogOdds = taskLogOdds
+        self.keypoints = keypoints
     }
 
     /// A config whose tasks and base rates come from executed plans (oracle plans, true
@@ -44,8 +50,9 @@ public struct CriticConfig: Codable, Sendable, Equatable {
 }
 
 /// The critic's network: every frame of the plan stacked on channels (so changes between frames are
-/// seen directly), three strided convolutions, the task as a learned embedding, and three heads —
-/// accept (executing this plan succeeds), each future frame's plausibility, the feedback category.
+/// seen directly), three strided convolutions, the task as a learned embedding, optionally each
+/// frame's learned keypoints (``CriticConfig/keypoints``), and three heads — accept (executing this
+/// plan succeeds), each future frame's plausibility, the feedback category.
 public final class CriticNet: Module {
     public let config: CriticConfig
     let conv1: Conv2d
@@ -59,6 +66,11 @@ public final class CriticNet: Module {
     let acceptHead: Linear
     let frameHead: Linear
     let feedbackHead: Linear
+    // Per-frame keypoints (made after the layers above, so a network without them is initialised as before).
+    let keypointConv1: Conv2d?
+    let keypointNorm: GroupNorm?
+    let keypointConv2: Conv2d?
+    let keypointSoftArgmax = SpatialSoftmax()
 
     public init(config: CriticConfig, seed: UInt64 = 0) {
         self.config = config
@@ -71,10 +83,17 @@ public final class CriticNet: Module {
         conv3 = Conv2d(2 * w, 2 * w, kernel: 3, stride: 2, rng: &rng)
         norm3 = GroupNorm(groups: min(8, 2 * w), channels: 2 * w)
         task = Embedding(count: config.tasks.count + 1, dimension: 16, rng: &rng)
-        fc = Linear(2 * w * (r / 8) * (r / 8) + 16, config.hidden, rng: &rng)
+        fc = Linear(2 * w * (r / 8) * (r / 8) + 16 + 2 * config.frames * (config.keypoints ?? 0), config.hidden, rng: &rng)
         acceptHead = Linear(config.hidden, 1, rng: &rng)
         frameHead = Linear(config.hidden, config.frames - 1, rng: &rng)
         feedbackHead = Linear(config.hidden, FeedbackCategory.allCases.count, rng: &rng)
+        if let k = config.keypoints {
+            keypointConv1 = Conv2d(3, w, kernel: 3, stride: 1, rng: &rng)
+            keypointNorm = GroupNorm(groups: min(8, w), channels: w)
+            keypointConv2 = Conv2d(w, k, kernel: 3, stride: 2, rng: &rng)
+        } else {
+            (keypointConv1, keypointNorm, keypointConv2) = (nil, nil, nil)
+        }
     }
 
     /// - Parameter plans: (B, 3·frames, R, R) in [−1, 1], frames stacked on channels.
@@ -83,7 +102,15 @@ public final class CriticNet: Module {
         var x = norm1(conv1(plans)).relu()
         x = norm2(conv2(x)).relu()
         x = norm3(conv3(x)).relu()  // (B, 2w, R/8, R/8)
-        let features = Tensor.concat([x.reshaped([b, x.count / b]), Tensor.embedding(task.weight, indices: tasks)], axis: 1)
+        var parts = [x.reshaped([b, x.count / b]), Tensor.embedding(task.weight, indices: tasks)]
+        if let conv1 = keypointConv1, let norm = keypointNorm, let conv2 = keypointConv2 {
+            // Frames are stacked frame-major on channels, so (B, 3·F, R, R) is (B·F, 3, R, R) in memory.
+            let r = config.resolution
+            let frames = plans.reshaped([b * config.frames, 3, r, r])
+            let points = keypointSoftArgmax(conv2(norm(conv1(frames)).relu()))  // (B·F, 2K)
+            parts.append(points.reshaped([b, points.count / b]))
+        }
+        let features = Tensor.concat(parts, axis: 1)
         let h = fc(features).relu()
         var accept = acceptHead(h).reshaped([b])
         if let odds = config.taskLogOdds {

@@ -2,6 +2,7 @@ import Control
 import Environments
 import Foundation
 import Media
+import NN
 import Testing
 @testable import VideoCritic
 
@@ -43,6 +44,32 @@ struct LearnedJudgeTests {
         for _ in 0..<250 { _ = try trainer.trainStep(data: data) }
         let after = try accuracy()
         #expect(after >= 0.8 && after > before + 0.2, "balanced accuracy \(before) → \(after)")
+    }
+
+    @Test("with learned keypoints per frame it learns as well, and a saved critic judges exactly as before")
+    func keypoints() throws {
+        let config = CriticConfig(resolution: 16, width: 8, hidden: 32, tasks: ["press the button"], taskLogOdds: [0, 0], keypoints: 4)
+        let plain = CriticNet(config: CriticConfig(resolution: 16, width: 8, hidden: 32, tasks: ["press the button"], taskLogOdds: [0, 0]))
+        #expect(CriticNet(config: config).parameterCount > plain.parameterCount)
+        let data = try CriticData(try Self.judged(seeds: 0..<12), config: config)
+        let heldout = try Self.judged(seeds: 100..<110)
+        let trainer = CriticTrainer(config: config, learningRate: 3e-3)
+        trainer.batchSize = 16
+        let plans = heldout.map { ($0.frames, $0.plan.instruction) }
+        func accuracy() throws -> Double {
+            let p = try trainer.judge.judge(plans).map(\.acceptProbability)
+            return JudgeScore(judge: "", probabilities: p, threshold: 0.5, outcomes: heldout.map(\.plan.success)).balancedAccuracy
+        }
+        let before = try accuracy()
+        for _ in 0..<250 { _ = try trainer.trainStep(data: data) }
+        let after = try accuracy()
+        #expect(after >= 0.8 && after > before + 0.2, "balanced accuracy \(before) → \(after)")
+        let path = NSTemporaryDirectory() + "critic-keypoints-\(UUID().uuidString.prefix(8)).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try trainer.judge.save(to: path)
+        let loaded = try LearnedJudge.load(path)
+        #expect(loaded.net.config.keypoints == 4)
+        #expect(try loaded.judge(plans).map(\.acceptProbability) == (try trainer.judge.judge(plans).map(\.acceptProbability)))
     }
 
     @Test("within-scene pairs: one per scene here (a plan and its reverse); the ranking loss falls below chance")
