@@ -88,9 +88,10 @@ public final class CriticNet: Module {
         frameHead = Linear(config.hidden, config.frames - 1, rng: &rng)
         feedbackHead = Linear(config.hidden, FeedbackCategory.allCases.count, rng: &rng)
         if let k = config.keypoints {
-            keypointConv1 = Conv2d(3, w, kernel: 3, stride: 1, rng: &rng)
-            keypointNorm = GroupNorm(groups: min(8, w), channels: w)
-            keypointConv2 = Conv2d(w, k, kernel: 3, stride: 2, rng: &rng)
+            // Cheap on purpose (it runs on every frame): colour blobs at half resolution are what it locates.
+            keypointConv1 = Conv2d(3, w / 2, kernel: 3, stride: 2, rng: &rng)
+            keypointNorm = GroupNorm(groups: min(8, w / 2), channels: w / 2)
+            keypointConv2 = Conv2d(w / 2, k, kernel: 1, rng: &rng)
         } else {
             (keypointConv1, keypointNorm, keypointConv2) = (nil, nil, nil)
         }
