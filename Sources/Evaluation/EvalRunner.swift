@@ -227,17 +227,14 @@ public final class EvalRunner {
             return try execute("oracle", cells, info, rule: settings.replanRule.withoutReplanning, first: plans, planner: nil,
                                planningSeconds: Date().timeIntervalSince(demonstrating) / Double(cells.count))
         case "oracle+replan":
-            let index = Dictionary(uniqueKeysWithValues: cells.enumerated().map { ($1, $0) })
-            func collector(_ i: Int) -> Collector {
-                Collector(environment: environments[i], resolution: follower.config.resolution, planResolution: follower.config.planResolution)
-            }
-            let plans = try cells.enumerated().map { i, cell in
-                try collector(i).demonstrationPlan(task: cell.task, camera: cell.camera, seed: cell.seed)
-            }
+            // One collector (and expert) per episode's environment, found again by the episode's cell on each replan.
+            let collectors = Dictionary(uniqueKeysWithValues: cells.enumerated().map { i, cell in
+                (cell, Collector(environment: environments[i], resolution: follower.config.resolution,
+                                 planResolution: follower.config.planResolution))
+            })
+            let plans = try cells.map { try collectors[$0]!.demonstrationPlan(task: $0.task, camera: $0.camera, seed: $0.seed) }
             return try execute("oracle+replan", cells, info, rule: settings.replanRule, first: plans) { loops in
-                try loops.map { loop in
-                    try collector(index[Cell(task: loop.task.name, camera: loop.camera, seed: loop.seed)]!).demonstrationPlan(from: loop)
-                }
+                try loops.map { try collectors[Cell(task: $0.task.name, camera: $0.camera, seed: $0.seed)]!.demonstrationPlan(from: $0) }
             }
         case "refine+critic", "refine+critic+replan":
             let replanning = arms[0] == "refine+critic+replan"
