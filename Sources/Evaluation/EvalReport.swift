@@ -55,7 +55,8 @@ public struct EvalReport: Codable, Sendable {
                 for camera in settings.cameras { byTaskCamera["\(task)/\(camera)"] = rate(mine.filter { $0.task == task && $0.camera == camera }) }
             }
             let seconds = mine.reduce(0) { $0 + $1.seconds }
-            return Arm(arm: arm, method: Self.method(arm, iterations: settings.iterations, descriptive: settings.descriptiveFeedback), overall: rate(mine),
+            return Arm(arm: arm, method: Self.method(arm, iterations: settings.iterations, descriptive: settings.descriptiveFeedback,
+                                                    candidates: settings.candidates), overall: rate(mine),
                        hard: rate(mine.filter { hard.contains($0.task) }), byTask: byTask, byTaskCamera: byTaskCamera,
                        meanReplans: Double(mine.reduce(0) { $0 + $1.replans }) / Double(mine.count),
                        episodesPerMinute: seconds > 0 ? 60 * Double(mine.count) / seconds : 0,
@@ -74,7 +75,7 @@ public struct EvalReport: Codable, Sendable {
         return counts.isEmpty ? nil : counts.reduce(0, +) / Double(counts.count)
     }
 
-    static func method(_ arm: String, iterations: Int, descriptive: Bool = false) -> String {
+    static func method(_ arm: String, iterations: Int, descriptive: Bool = false, candidates: Int = 5) -> String {
         let feedback = descriptive ? ", descriptive feedback" : ""
         switch arm {
         case "oracle": return "oracle (true demonstration as plan)"
@@ -85,6 +86,8 @@ public struct EvalReport: Codable, Sendable {
         case "refine+replan": return "refine + replan"
         case "refine+critic": return "refine until the critic accepts (K ≤ \(iterations)\(feedback))"
         case "refine+critic+replan": return "refine until the critic accepts\(feedback) + replan"
+        case "select+critic": return "best of \(candidates) plans by the critic"
+        case "select+critic+replan": return "best of \(candidates) plans by the critic + replan"
         default: return "refine, iteration \(arm.dropFirst("iteration-".count))"
         }
     }

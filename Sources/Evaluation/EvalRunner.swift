@@ -25,6 +25,13 @@ public enum Variant: String, CaseIterable, Sendable, Codable {
     case refineCritic = "refine+critic"
     /// The same, with a new plan on every stall.
     case refineCriticReplan = "refine+critic+replan"
+    /// Filtering: N base plans drawn, the one the critic most expects to succeed executed.
+    case selectCritic = "select+critic"
+    /// The same, with a new (selected) plan on every stall.
+    case selectCriticReplan = "select+critic+replan"
+
+    /// The arms that ask a judge.
+    public var needsJudge: Bool { [.refineCritic, .refineCriticReplan, .selectCritic, .selectCriticReplan].contains(self) }
 
     public static func parse(_ list: String) throws -> [Variant] {
         let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -65,6 +72,8 @@ public struct EvalSettings: Sendable {
     public var variants: [Variant]
     /// Refinement iterations K of `refine` and `refine+replan`.
     public var iterations: Int
+    /// Plans drawn per choice in the select arms (5: the samplings of one plan refined 4 times).
+    public var candidates = 5
     public var replanRule: ReplanRule
     /// Episodes run in lockstep (their plans sampled in one batch).
     public var batch: Int
@@ -98,6 +107,8 @@ public struct EvalSettings: Sendable {
         if variants.contains(.refineReplan) { out.append("refine+replan") }
         if variants.contains(.refineCritic) { out.append("refine+critic") }
         if variants.contains(.refineCriticReplan) { out.append("refine+critic+replan") }
+        if variants.contains(.selectCritic) { out.append("select+critic") }
+        if variants.contains(.selectCriticReplan) { out.append("select+critic+replan") }
         return out
     }
 }
@@ -147,7 +158,7 @@ public final class EvalRunner {
         } else if settings.variants.contains(where: { $0 != .oracle && $0 != .oracleReplan }) {
             throw ControlError("variants other than oracle need a plan model (--plan-model PATH)")
         }
-        if settings.judge == nil && settings.variants.contains(where: { $0 == .refineCritic || $0 == .refineCriticReplan }) {
+        if settings.judge == nil && settings.variants.contains(where: \.needsJudge) {
             throw ControlError("the critic variants need a judge (--critic PATH from train-critic, --critic motion, or --critic vlm)")
         }
         if let data = FileManager.default.contents(atPath: resultsPath) {
@@ -253,6 +264,13 @@ public final class EvalRunner {
                 let counts = made["\(result.task)|\(result.camera)|\(result.seed)"] ?? []
                 result.iterations = counts.isEmpty ? nil : Double(counts.reduce(0, +)) / Double(counts.count)
                 return result
+            }
+        case "select+critic", "select+critic+replan":
+            let replanning = arms[0] == "select+critic+replan"
+            let judge = settings.judge!
+            return try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : settings.replanRule.withoutReplanning, first: nil) { loops in
+                try self.planModel!.plansBySelection(observations: loops.map(\.observation.frame), tasks: loops.map(\.task.instruction),
+                                                     candidates: self.settings.candidates, judge: judge, rng: &rng).map(\.plan)
             }
         case "replan", "refine+replan":
             let iterations = arms[0] == "replan" ? 0 : settings.iterations

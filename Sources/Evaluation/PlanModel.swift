@@ -75,6 +75,24 @@ public final class PlanModel {
         }
     }
 
+    /// Filtering: for each observation and task, `candidates` base plans drawn independently (in
+    /// one batch), and the one `judge` most expects to succeed. Returns it with its accept probability.
+    public func plansBySelection(observations: [RGBImage], tasks: [String], candidates: Int, judge: any PlanJudge,
+                                 rng: inout SeededRNG) throws -> [(plan: VideoPlan, probability: Float)] {
+        guard !observations.isEmpty else { return [] }
+        let n = max(1, candidates)
+        // Row r · n + c is candidate c of episode r.
+        let drawn = try plans(observations: observations.flatMap { Array(repeating: $0, count: n) },
+                              tasks: tasks.flatMap { Array(repeating: $0, count: n) }, iterations: 0, rng: &rng).map { $0[0] }
+        return try observations.indices.map { r in
+            let mine = Array(drawn[(r * n)..<((r + 1) * n)])
+            let pick = try judge.best(of: mine.map { Array($0.frames.dropFirst()) }, observation: mine[0].frames[0], task: tasks[r])
+            var plan = mine[pick.index]
+            plan.source += ", best of \(n) by critic \(judge.name)"
+            return (plan, pick.probabilities[pick.index])
+        }
+    }
+
     public func plans(observations: [RGBImage], tasks: [String], iterations: Int, rng: inout SeededRNG) throws -> [[VideoPlan]] {
         guard !observations.isEmpty else { return [] }
         let side = resolution

@@ -15,7 +15,9 @@ struct EvalCommand: ParsableCommand {
             the follower's own ceiling), oracle+replan (the same, and on every stall the expert's demonstration from the
             state reached: what replanning adds with true plans; built-in suite only), base (one plan from the plan model), refine (that plan refined K =
             --iterations times; every iteration 0…K is executed, for the success-against-iteration plot), replan
-            (base plans, a new one after --stall-steps still steps, at most --max-replans) and refine+replan.
+            (base plans, a new one after --stall-steps still steps, at most --max-replans) and refine+replan; with a
+            judge (--critic): refine+critic (refine until the judge accepts, at most K times), select+critic (draw
+            --candidates plans, execute the one the judge most expects to succeed: filtering), and each + replan.
             Writes OUT/episodes.jsonl (one line per episode; --resume continues from it), OUT/report.json,
             OUT/report.md (methods as rows, tasks as columns, 95 % Wilson intervals), OUT/iterations.png and
             OUT/strips.png (plans above, what happened below).
@@ -26,10 +28,12 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Comma-separated cameras.") var cameras: String = "corner,corner2,corner3"
     @Option(help: "Seeds per task and camera.") var seeds: Int = 25
     @Option(help: "The first seed (held out from training: 5000 and up).") var seedStart: UInt64 = 5000
-    @Option(help: "Comma-separated: oracle, oracle+replan, base, refine, replan, refine+replan, refine+critic, refine+critic+replan.")
+    @Option(help: "Comma-separated: oracle, oracle+replan, base, refine, replan, refine+replan, refine+critic, refine+critic+replan, select+critic, select+critic+replan.")
     var variants: String = "oracle,base,refine,replan,refine+replan"
     @OptionGroup(title: "The judge of the critic variants") var judge: JudgeOptions
     @Option(help: "Refinement iterations K of refine and refine+replan.") var iterations: Int = 4
+    @Option(help: "Plans drawn for the judge to choose from in select+critic and select+critic+replan (5: the samplings of refine with K = 4).")
+    var candidates: Int = 5
     @Option(help: "What the critic variants refine on: binary (the verdict alone) or descriptive (the critic's feedback category; needs a plan model from train --descriptive-feedback).")
     var feedback: String = "binary"
     @Option(help: ArgumentHelp("The plan model (default: the shipped one).", valueName: "PATH"))
@@ -61,6 +65,7 @@ struct EvalCommand: ParsableCommand {
         try OptionChecks.range(seeds, "--seeds", 1...100_000)
         guard seedStart <= UInt64.max - UInt64(seeds) else { throw ValidationError("--seed-start + --seeds runs past the largest seed") }
         try OptionChecks.range(iterations, "--iterations", 0...20)
+        try OptionChecks.range(candidates, "--candidates", 1...64)
         try OptionChecks.range(samplingSteps, "--sampling-steps", 1...1000)
         try OptionChecks.finite(guidance, "--guidance", in: 0...100)
         try OptionChecks.range(maxReplans, "--max-replans", 0...100)
@@ -116,6 +121,7 @@ struct EvalCommand: ParsableCommand {
                                                            rewindFrames: rewindFrames, maxRewinds: maxRewinds), batch: batch,
                                     judge: try judge.judge())
         settings.descriptiveFeedback = feedback == "descriptive"
+        settings.candidates = candidates
         print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
         print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")
         let options = environmentOptions

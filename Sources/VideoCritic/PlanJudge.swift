@@ -93,3 +93,16 @@ public struct MotionJudge: PlanJudge {
         return Float(sum) / Float(max(1, a.pixels.count)) / 255
     }
 }
+
+extension PlanJudge {
+    /// Filtering by the judge: of several candidate plans for one observation and task, the one
+    /// it most expects to succeed (the first on a tie), with every candidate's accept probability.
+    /// - Parameter candidates: each candidate's future frames (without the observation).
+    public func best(of candidates: [[RGBImage]], observation: RGBImage, task: String) throws -> (index: Int, probabilities: [Float]) {
+        guard !candidates.isEmpty else { throw CriticError("no candidate plans to choose from") }
+        let probabilities = try candidates.map { try judge(observation: observation, plan: $0, task: task).acceptProbability }
+        var index = 0
+        for (i, p) in probabilities.enumerated() where p > probabilities[index] { index = i }
+        return (index, probabilities)
+    }
+}

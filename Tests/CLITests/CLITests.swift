@@ -170,26 +170,28 @@ struct ModelCommandTests {
         #expect(follow.status == 0, "\(follow.stderr)")
         #expect(follow.stdout.contains("step 20/20"))
         let eval = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
-                                             "--variants", "oracle,oracle+replan,base,refine,replan,refine+replan,refine+critic,refine+critic+replan",
-                                             "--critic", "motion", "--iterations", "1",
+                                             "--variants", "oracle,oracle+replan,base,refine,replan,refine+replan,refine+critic,refine+critic+replan,"
+                                                + "select+critic,select+critic+replan",
+                                             "--critic", "motion", "--iterations", "1", "--candidates", "2",
                                              "--plan-model", root + "/run/model.safetensors", "--follower", root + "/follower/model.safetensors",
                                              "--sampling-steps", "2", "--max-replans", "1", "--stall-steps", "5", "--out", root + "/eval"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let report = try String(contentsOfFile: root + "/eval/report.md", encoding: .utf8)
         for method in ["oracle (true demonstration as plan)", "oracle + replan", "| base |", "refine (K = 1)", "base + replan", "refine + replan",
-                       "refine until the critic accepts (K ≤ 1)", "refine until the critic accepts + replan"] {
+                       "refine until the critic accepts (K ≤ 1)", "refine until the critic accepts + replan",
+                       "best of 2 plans by the critic |", "best of 2 plans by the critic + replan"] {
             #expect(report.contains(method), "report lacks \(method)")
         }
         #expect(FileManager.default.fileExists(atPath: root + "/eval/iterations.png"))
         #expect(FileManager.default.fileExists(atPath: root + "/eval/strips.png"))
         let lines = try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 2 * 8)  // 2 seeds × (the two oracle arms, iteration 0, iteration 1, replan, refine+replan and the two critic arms)
+        #expect(lines.count == 2 * 10)  // 2 seeds × (the two oracle arms, iteration 0, iteration 1, replan, refine+replan and the four critic arms)
         // Resuming a finished run runs nothing again.
         let again = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
                                               "--variants", "oracle", "--follower", root + "/follower/model.safetensors",
                                               "--out", root + "/eval", "--resume"])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n").count == 16)
+        #expect(try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n").count == 20)
         // Descriptive feedback: finetune the plan model on a critic's categories, then refine on them.
         let describe = try await CLIProcess.run(["train", "--init-from", root + "/run/model.safetensors", "--descriptive-feedback",
                                                  "--critic", "motion", "--data", root + "/data", "--out", root + "/run-descriptive",
@@ -216,6 +218,9 @@ struct ModelCommandTests {
             (["--variants", "oracle,best"], "unknown variant 'best'"),
             (["--variants", "oracle+replan", "--env", "metaworld"], "only the built-in suite can do"),
             (["--ensemble-decay=-1"], "--ensemble-decay must be 0 or more"),
+            (["--candidates", "0"], "--candidates"),
+            (["--variants", "select+critic", "--tasks", "button-press", "--plan-model", root + "/run/model.safetensors"],
+             "the critic variants need a judge"),
             (["--plan-model", CLIProcess.packageRoot + "/models/builtin-plan/model.safetensors"], "16-pixel plans"),
         ] {
             let bad = try await CLIProcess.run(["eval", "--cameras", "corner", "--seeds", "1", "--follower", root + "/follower/model.safetensors",
