@@ -270,7 +270,7 @@ public final class EvalRunner {
             let judge = settings.judge!
             return try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : settings.replanRule.withoutReplanning, first: nil) { loops in
                 try self.planModel!.plansBySelection(observations: loops.map(\.observation.frame), tasks: loops.map(\.task.instruction),
-                                                     candidates: self.settings.candidates, judge: judge, rng: &rng).map(\.plan)
+                                                     candidates: self.settings.candidates, judge: judge, rng: &rng)
             }
         case "replan", "refine+replan":
             let iterations = arms[0] == "replan" ? 0 : settings.iterations

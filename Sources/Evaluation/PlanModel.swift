@@ -76,9 +76,9 @@ public final class PlanModel {
     }
 
     /// Filtering: for each observation and task, `candidates` base plans drawn independently (in
-    /// one batch), and the one `judge` most expects to succeed. Returns it with its accept probability.
+    /// one batch), and the one `judge` most expects to succeed.
     public func plansBySelection(observations: [RGBImage], tasks: [String], candidates: Int, judge: any PlanJudge,
-                                 rng: inout SeededRNG) throws -> [(plan: VideoPlan, probability: Float)] {
+                                 rng: inout SeededRNG) throws -> [VideoPlan] {
         guard !observations.isEmpty else { return [] }
         let n = max(1, candidates)
         // Row r · n + c is candidate c of episode r.
@@ -88,8 +88,8 @@ public final class PlanModel {
             let mine = Array(drawn[(r * n)..<((r + 1) * n)])
             let pick = try judge.best(of: mine.map { Array($0.frames.dropFirst()) }, observation: mine[0].frames[0], task: tasks[r])
             var plan = mine[pick.index]
-            plan.source += ", best of \(n) by critic \(judge.name)"
-            return (plan, pick.probabilities[pick.index])
+            plan.source += ", best of \(n) by critic \(judge.name) (accept \((pick.probabilities[pick.index] * 100).rounded() / 100))"
+            return plan
         }
     }
 
