@@ -103,13 +103,9 @@ public struct EvalSettings: Sendable {
         if variants.contains(.base) || variants.contains(.refine) {
             out += (0...(variants.contains(.refine) ? iterations : 0)).map { "iteration-\($0)" }
         }
-        if variants.contains(.replan) { out.append("replan") }
-        if variants.contains(.refineReplan) { out.append("refine+replan") }
-        if variants.contains(.refineCritic) { out.append("refine+critic") }
-        if variants.contains(.refineCriticReplan) { out.append("refine+critic+replan") }
-        if variants.contains(.selectCritic) { out.append("select+critic") }
-        if variants.contains(.selectCriticReplan) { out.append("select+critic+replan") }
-        return out
+        // The other variants are one arm each, named as the variant.
+        let single: [Variant] = [.replan, .refineReplan, .refineCritic, .refineCriticReplan, .selectCritic, .selectCriticReplan]
+        return out + single.filter(variants.contains).map(\.rawValue)
     }
 }
 
@@ -248,10 +244,9 @@ public final class EvalRunner {
                 try loops.map { try collectors[Cell(task: $0.task.name, camera: $0.camera, seed: $0.seed)]!.demonstrationPlan(from: $0) }
             }
         case "refine+critic", "refine+critic+replan":
-            let replanning = arms[0] == "refine+critic+replan"
             var made: [String: [Int]] = [:]  // episode → refinements of each of its plans
             let judge = settings.judge!
-            let results = try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : settings.replanRule.withoutReplanning, first: nil) { loops in
+            let results = try execute(arms[0], cells, info, rule: rule(replanning: arms[0].hasSuffix("+replan")), first: nil) { loops in
                 let planned = try self.planModel!.plansWithCritic(observations: loops.map(\.observation.frame),
                                                                   tasks: loops.map(\.task.instruction),
                                                                   iterations: self.settings.iterations, judge: judge,
@@ -266,9 +261,8 @@ public final class EvalRunner {
                 return result
             }
         case "select+critic", "select+critic+replan":
-            let replanning = arms[0] == "select+critic+replan"
             let judge = settings.judge!
-            return try execute(arms[0], cells, info, rule: replanning ? settings.replanRule : settings.replanRule.withoutReplanning, first: nil) { loops in
+            return try execute(arms[0], cells, info, rule: rule(replanning: arms[0].hasSuffix("+replan")), first: nil) { loops in
                 try self.planModel!.plansBySelection(observations: loops.map(\.observation.frame), tasks: loops.map(\.task.instruction),
                                                      candidates: self.settings.candidates, judge: judge, rng: &rng)
             }
@@ -293,6 +287,11 @@ public final class EvalRunner {
                             planningSeconds: perSampling * Double(i + 1))
             }
         }
+    }
+
+    /// The replan rule of an arm that replans, or the same rule with no new plan allowed.
+    private func rule(replanning: Bool) -> ReplanRule {
+        replanning ? settings.replanRule : settings.replanRule.withoutReplanning
     }
 
     /// Runs episodes in lockstep: the follower decides for all acting episodes at once, and
