@@ -50,11 +50,11 @@ public final class PlanModel {
         var used = [Int](repeating: 0, count: small.count)
         var codes = [Int](repeating: VideoModelConfig.plainRefineCode, count: small.count)
         func rejected(_ rows: [Int]) throws -> [Int] {
-            try rows.filter { row in
-                let verdict = try judge.judge(observation: small[row], plan: current[row], task: tasks[row])
-                if descriptive { codes[row] = model.config.refineCode(category: verdict.feedback.rawValue) }
-                return !verdict.accept
+            let verdicts = try judge.judge(rows.map { ([small[$0]] + current[$0], tasks[$0]) })
+            if descriptive {
+                for (row, verdict) in zip(rows, verdicts) { codes[row] = model.config.refineCode(category: verdict.feedback.rawValue) }
             }
+            return zip(rows, verdicts).filter { !$0.1.accept }.map(\.0)
         }
         var pending = try rejected(Array(small.indices))
         var i = 0

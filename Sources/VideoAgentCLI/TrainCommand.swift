@@ -172,10 +172,8 @@ struct TrainCommand: ParsableCommand {
         }, categorize: { observations, plans, tasks in
             // Observations (B, 3, H, W) as one-frame plans, so PlanFrames converts both.
             let frames = PlanFrames.rows(observations.reshaped([observations.shape[0], 1] + Array(observations.shape[1...])))
-            return try tasks.indices.map { row in
-                let verdict = try judge.judge(observation: frames[row][0], plan: PlanFrames.images(plans, row: row), task: tasks[row])
-                return verdict.accept ? nil : verdict.feedback.rawValue
-            }
+            return try judge.judge(tasks.indices.map { row in ([frames[row][0]] + PlanFrames.images(plans, row: row), tasks[row]) })
+                .map { $0.accept ? nil : $0.feedback.rawValue }
         })
     }
 

@@ -55,6 +55,10 @@ public protocol PlanJudge: Sendable {
     var name: String { get }
     /// - Parameter plan: the plan's future frames (without the observation).
     func judge(observation: RGBImage, plan: [RGBImage], task: String) throws -> PlanVerdict
+    /// Verdicts for many plans at once, each given with its observation as the first frame. A judge
+    /// that can batch (the learned one: one network pass) answers them together; the default
+    /// judges one plan at a time.
+    func judge(_ plans: [(frames: [RGBImage], task: String)]) throws -> [PlanVerdict]
 }
 
 /// The stand-in judge until a learned one is trained: a rule on how the frames change. It
@@ -95,12 +99,16 @@ public struct MotionJudge: PlanJudge {
 }
 
 extension PlanJudge {
+    public func judge(_ plans: [(frames: [RGBImage], task: String)]) throws -> [PlanVerdict] {
+        try plans.map { try judge(observation: $0.frames[0], plan: Array($0.frames.dropFirst()), task: $0.task) }
+    }
+
     /// Filtering by the judge: of several candidate plans for one observation and task, the one
     /// it most expects to succeed (the first on a tie), with every candidate's accept probability.
     /// - Parameter candidates: each candidate's future frames (without the observation).
     public func best(of candidates: [[RGBImage]], observation: RGBImage, task: String) throws -> (index: Int, probabilities: [Float]) {
         guard !candidates.isEmpty else { throw CriticError("no candidate plans to choose from") }
-        let probabilities = try candidates.map { try judge(observation: observation, plan: $0, task: task).acceptProbability }
+        let probabilities = try judge(candidates.map { ([observation] + $0, task) }).map(\.acceptProbability)
         var index = 0
         for (i, p) in probabilities.enumerated() where p > probabilities[index] { index = i }
         return (index, probabilities)

@@ -29,4 +29,24 @@ struct JudgeSelectionTests {
         #expect(try BrightnessJudge().best(of: [Self.plan(50), Self.plan(50)], observation: observation, task: "t").index == 0)
         #expect(throws: CriticError.self) { try BrightnessJudge().best(of: [], observation: observation, task: "t") }
     }
+
+    @Test("judging many plans at once gives each the verdict it gets alone (the default loop and the learned judge's one pass)")
+    func batchMatchesSingle() throws {
+        let config = CriticConfig(resolution: 16, width: 8, hidden: 16, tasks: ["t", "u"], taskLogOdds: [0, 0, 0])
+        let learned = LearnedJudge(members: [CriticNet(config: config, seed: 1), CriticNet(config: config, seed: 2)])
+        let plans = (0..<3).map { k in
+            ((0..<8).map { i in RGBImage(width: 16, height: 16, pixels: [UInt8](repeating: UInt8((20 * i + 70 * k) % 256), count: 16 * 16 * 3)) },
+             k == 1 ? "u" : "t")
+        }
+        for judge in [learned, BrightnessJudge()] as [any PlanJudge] {
+            let together = try judge.judge(plans)
+            #expect(together.count == 3)
+            for (plan, verdict) in zip(plans, together) {
+                let alone = try judge.judge(observation: plan.0[0], plan: Array(plan.0.dropFirst()), task: plan.1)
+                #expect(abs(alone.acceptProbability - verdict.acceptProbability) < 1e-5 && alone.accept == verdict.accept, "\(judge.name)")
+            }
+        }
+        // Different plans get different probabilities from the learned judge, so the check above can fail.
+        #expect(Set(try learned.judge(plans).map(\.acceptProbability)).count > 1)
+    }
 }
