@@ -14,9 +14,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 rows=()
-for variant in oracle base refine replan refine+replan; do
+for variant in oracle base refine replan refine+replan refine+critic select+critic; do
+  extra=()
+  case "$variant" in *critic*) extra=(--critic models/builtin-critic/model.safetensors) ;; esac
   start=$(date +%s.%N)
-  "$bin" eval --variants "$variant" --seeds "$seeds" --seed-start 9000 --cameras "$cameras" --out "$work/$variant" >"$work/$variant.log"
+  "$bin" eval --variants "$variant" "${extra[@]}" --seeds "$seeds" --seed-start 9000 --cameras "$cameras" --out "$work/$variant" >"$work/$variant.log"
   seconds=$(python3 -c "import time; print(time.time() - $start)")
   episodes=$(wc -l <"$work/$variant/episodes.jsonl")
   rate=$(python3 -c "print(round(60 * $episodes / $seconds, 1))")
