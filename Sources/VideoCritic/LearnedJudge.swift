@@ -173,6 +173,7 @@ public struct LearnedJudge: PlanJudge, @unchecked Sendable {
 
     /// Verdicts for many plans at once (frames with the observation first).
     public func judge(_ plans: [(frames: [RGBImage], task: String)]) throws -> [PlanVerdict] {
+        guard !plans.isEmpty else { return [] }  // no batch of zero rows through the network
         let input = CriticNet.input(plans.map(\.frames), config: net.config)
         let tasks = plans.map { net.config.taskIndex($0.task) }
         var accept = [Float](repeating: 0, count: plans.count)

@@ -46,6 +46,7 @@ struct JudgeSelectionTests {
                 #expect(abs(alone.acceptProbability - verdict.acceptProbability) < 1e-5 && alone.accept == verdict.accept, "\(judge.name)")
             }
         }
+        #expect(try learned.judge([]).isEmpty && BrightnessJudge().judge([]).isEmpty)
         // Different plans get different probabilities from the learned judge, so the check above can fail.
         #expect(Set(try learned.judge(plans).map(\.acceptProbability)).count > 1)
     }
