@@ -21,6 +21,10 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Camera frames the follower sees, pixels (default: the preset's, 64 for standard): 1×, 2× or 4× its plan resolution.",
                                discussion: "Dataset frames are resized to it; eval then renders at it."))
     var resolution: Int?
+    @Option(help: ArgumentHelp("Channels of the first convolution (the next two have twice as many; default: the preset's, 32 for standard).",
+                               discussion: "Compute per step grows about with its square."))
+    var width: Int?
+    @Option(help: "Units of the policy's hidden layers (default: the preset's, 256 for standard).") var hidden: Int?
     @Option(help: "Total optimiser steps.") var steps: Int = 6000
     @Option(help: "Samples per step.") var batch: Int = 64
     @Option(help: "AdamW learning rate.") var learningRate: Float = 1e-3
@@ -45,7 +49,12 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.range(checkpointEvery, "--checkpoint-every", 1...1_000_000)
         try OptionChecks.range(landmarks, "--landmarks", 0...16)
         try OptionChecks.finite(landmarkWeight, "--landmark-weight", in: 0...100)
+        if let width { try OptionChecks.range(width, "--width", 1...256) }
+        if let hidden { try OptionChecks.range(hidden, "--hidden", 1...4096) }
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
+        if (resume || initFrom != nil) && (width != nil || hidden != nil) {
+            throw ValidationError("--width and --hidden are fixed by the follower being resumed or given to --init-from; leave them out")
+        }
         if resume && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one: give one of them") }
         if initFrom != nil && (landmarks != 0 || preset != "standard" || resolution != nil) {
             throw ValidationError("--landmarks, --preset and --resolution are fixed by the follower given to --init-from; leave them out")
@@ -64,6 +73,8 @@ struct TrainFollowerCommand: ParsableCommand {
         var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
         config.landmarks = landmarks
         if let resolution { config.resolution = resolution }
+        if let width { config.width = width }
+        if let hidden { config.hidden = hidden }
         return config
     }
 

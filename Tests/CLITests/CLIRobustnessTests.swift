@@ -40,6 +40,8 @@ struct CLIRobustnessTests {
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--resume"], "--init-from starts a new run"),
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--landmarks", "3"], "fixed by the follower"),
         (["train-follower", "--data", "d", "--out", "o", "--resolution", "48"], "1×, 2× or 4× its plan resolution"),
+        (["train-follower", "--data", "d", "--out", "o", "--width", "0"], "--width must be from 1 to 256"),
+        (["train-follower", "--data", "d", "--out", "o", "--resume", "--hidden", "512"], "--width and --hidden are fixed"),
         (["train-critic", "--data", "d", "--out", "o", "--cross-fit"], "--cross-fit needs --members 2"),
         (["train-critic", "--data", "d", "--out", "o", "--score", "m", "--heldout", "h", "--task-thresholds"], "--score PATH"),
     ])
