@@ -122,8 +122,8 @@ struct FollowerLearningTests {
         let others = try ["drawer-open", "push", "door-open", "pick-place", "put-in-drawer"].map { try Self.successes(follower, episodes: 10, planOf: $0, start: 7000, maxSteps: 200) }
         // Measured with the shipped follower (r6): own 10/10; drawer-open, push, door-open, pick-place, put-in-drawer plans
         // 2, 6, 1, 7, 0 of 10 (r5 before it: 0, 5, 0, 4, 1), both sending the newest chunk's first action; the test holds
-        // with the chunk ensemble (the default since) too, with r10 (r6 + expert branches from its own states) and with r14 (4× the
-        // network, trained from scratch). Plans that bring the hand down to the table press the button
+        // with the chunk ensemble (the default since) too, with r10 (r6 + expert branches from its own states) and with r14 (twice the
+        // width, 4× the parameters, trained from scratch). Plans that bring the hand down to the table press the button
         // now and then; plans that keep it up at a handle's height rarely do. Success must fall to at most 40 % of the own
         // plans' success.
         #expect(own >= 6, "own plans: \(own)/10")
