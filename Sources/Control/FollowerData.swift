@@ -30,6 +30,8 @@ public final class FollowerData {
         let landmarks: [[Float]]?
         /// The steps samples are drawn from (``FollowerData/trainingSteps(_:)``).
         let samples: [Int]
+        /// The episode ended in success: its last frame shows the task done (a final goal).
+        let succeeded: Bool
     }
 
     let episodes: [Episode]
@@ -69,7 +71,8 @@ public final class FollowerData {
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
                 pacedGoals: record.policy == "expert+model-plans",
                 landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil },
-                samples: Self.trainingSteps(record.proprioception, steps: record.expertActions.count)))
+                samples: Self.trainingSteps(record.proprioception, steps: record.expertActions.count),
+                succeeded: record.success))
             progress?(i + 1, found.count)
         }
         if config.landmarks > 0, !loaded.contains(where: { $0.landmarks?.first?.count == 3 * config.landmarks }) {
@@ -133,7 +136,23 @@ public final class FollowerData {
         public var goalBlur: Float = 0.5
         /// How often a sample's goal is the frame just passed (teaches "reached").
         public var passedGoal: Float = 0.25
+        /// How often a hindsight sample of a successful episode pursues its *last* frame from
+        /// wherever step t is (goal and next frame both the last): what to do when the follower
+        /// holds a plan's last frame and the scene does not show it yet (0: never; the plan's
+        /// next frame is always the goal).
+        public var finalGoal: Float = 0
         public init() {}
+
+        enum CodingKeys: String, CodingKey { case shift, goalBlur, passedGoal, finalGoal }
+
+        public init(from decoder: any Decoder) throws {
+            // Checkpoints written before final goals existed read with none.
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            shift = try c.decode(Int.self, forKey: .shift)
+            goalBlur = try c.decode(Float.self, forKey: .goalBlur)
+            passedGoal = try c.decode(Float.self, forKey: .passedGoal)
+            finalGoal = try c.decodeIfPresent(Float.self, forKey: .finalGoal) ?? 0
+        }
     }
 
     public func batch(size: Int, augmentation: Augmentation = Augmentation(), rng: inout SeededRNG) -> Batch {
@@ -217,6 +236,10 @@ public final class FollowerData {
                 shown = (indices[k], indices[min(k + 1, plan.frames.count - 1)])
             }
             return (plan.frames[k], plan.frames[min(k + 1, plan.frames.count - 1)], reached, shown)
+        }
+        let last = episode.frames.count - 1
+        if episode.succeeded, augmentation.finalGoal > 0, rng.uniform() < augmentation.finalGoal {
+            return (episode.small[last], episode.small[last], last - t <= 1 ? 1 : 0, (last, last))
         }
         // Hindsight: a plan made at step s ≤ t, cut like the plan model's clips.
         let s = Int(rng.next() % UInt64(t + 1))

@@ -35,6 +35,9 @@ struct TrainFollowerCommand: ParsableCommand {
                                discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card)."))
     var landmarks: Int = 0
     @Option(help: "Weight of the landmark loss next to the action loss.") var landmarkWeight: Float = 1
+    @Option(help: ArgumentHelp("Fraction of samples of successful demonstrations whose goal is the episode's last frame, from any earlier step (default 0).",
+                               discussion: "Teaches what to do when the follower holds a plan's last frame and the scene does not match it yet."))
+    var finalGoal: Float = 0
     @Option(help: ArgumentHelp("Start from this follower's weights (e.g. models/builtin-follower/model.safetensors): fine-tuning, or training on after a finished schedule.",
                                discussion: "Its network configuration is kept (size, landmark head); the optimiser and the learning-rate schedule start afresh."))
     var initFrom: String?
@@ -49,6 +52,8 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.range(checkpointEvery, "--checkpoint-every", 1...1_000_000)
         try OptionChecks.range(landmarks, "--landmarks", 0...16)
         try OptionChecks.finite(landmarkWeight, "--landmark-weight", in: 0...100)
+        try OptionChecks.finite(finalGoal, "--final-goal", in: 0...1)
+        if resume && finalGoal != 0 { throw ValidationError("--final-goal is fixed by the run being resumed; leave it out with --resume") }
         if let width { try OptionChecks.range(width, "--width", 1...256) }
         if let hidden { try OptionChecks.range(hidden, "--hidden", 1...4096) }
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
@@ -91,6 +96,7 @@ struct TrainFollowerCommand: ParsableCommand {
             options.seed = seed
             options.totalSteps = steps
             options.landmarkWeight = landmarkWeight
+            options.augmentation.finalGoal = finalGoal
             if let initFrom {
                 let (start, metadata) = try PlanFollower.load(initFrom)
                 trainer = try FollowerTrainer(startingFrom: start, options: options)

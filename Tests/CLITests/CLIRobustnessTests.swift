@@ -42,6 +42,8 @@ struct CLIRobustnessTests {
         (["train-follower", "--data", "d", "--out", "o", "--resolution", "48"], "1×, 2× or 4× its plan resolution"),
         (["train-follower", "--data", "d", "--out", "o", "--width", "0"], "--width must be from 1 to 256"),
         (["train-follower", "--data", "d", "--out", "o", "--resume", "--hidden", "512"], "--width and --hidden are fixed"),
+        (["train-follower", "--data", "d", "--out", "o", "--final-goal", "1.5"], "--final-goal must be a number from 0.0 to 1.0"),
+        (["train-follower", "--data", "d", "--out", "o", "--resume", "--final-goal", "0.2"], "--final-goal is fixed by the run being resumed"),
         (["train-critic", "--data", "d", "--out", "o", "--cross-fit"], "--cross-fit needs --members 2"),
         (["train-critic", "--data", "d", "--out", "o", "--score", "m", "--heldout", "h", "--task-thresholds"], "--score PATH"),
     ])

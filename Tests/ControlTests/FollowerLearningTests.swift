@@ -61,6 +61,34 @@ struct FollowerLearningTests {
         #expect(FollowerData.trainingSteps(closing, steps: 20).count == 20)
     }
 
+    @Test("final goals: samples pursue the last frame of a successful episode from any step, reached only at its end")
+    func finalGoals() throws {
+        let data = try FollowerData(directories: [Self.dataset], config: .micro)
+        var augmentation = FollowerData.Augmentation()
+        augmentation.shift = 0
+        augmentation.goalBlur = 0
+        /// Of 256 samples: how many pursue a goal frame equal to the frame after it, and how many count as reached.
+        func sample(finalGoal: Float) -> (same: Int, reached: Int) {
+            augmentation.finalGoal = finalGoal
+            var rng = SeededRNG(seed: 3)
+            let batch = data.batch(size: 256, augmentation: augmentation, rng: &rng)
+            let goals = batch.goals.toArray(), side = FollowerConfig.micro.planResolution, image = 3 * side * side
+            let same = (0..<256).filter { i in
+                goals[(2 * i * image)..<((2 * i + 1) * image)] == goals[((2 * i + 1) * image)..<((2 * i + 2) * image)]
+            }.count
+            return (same, Int(batch.reached.toArray().reduce(0, +)))
+        }
+        let none = sample(finalGoal: 0), all = sample(finalGoal: 1)
+        // Every episode of the dataset succeeds, so every sample pursues its episode's last frame; it counts as
+        // reached only on the last step or the one before (button-press episodes are about 25 steps long).
+        #expect(all.same == 256, "\(all.same) of 256 samples pursue the last frame")
+        #expect(all.reached < 256 / 5, "\(all.reached) of 256 samples reached")
+        #expect(none.same < 256 / 2, "without final goals \(none.same) of 256 samples pursue the last frame")
+        // Runs saved before final goals existed resume without them.
+        let old = #"{"shift":2,"goalBlur":0.5,"passedGoal":0.25}"#
+        #expect(try JSONDecoder().decode(FollowerData.Augmentation.self, from: Data(old.utf8)).finalGoal == 0)
+    }
+
     @Test("a micro follower learns: its loss falls and it presses the button more often than before training")
     func learns() async throws {
         let (losses, before, after) = try await Blocking.onOwnThread { () throws -> ([FollowerLosses], Int, Int) in
