@@ -35,7 +35,7 @@ struct TrainFollowerCommand: ParsableCommand {
                                discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card)."))
     var landmarks: Int = 0
     @Option(help: "Weight of the landmark loss next to the action loss.") var landmarkWeight: Float = 1
-    @Option(help: ArgumentHelp("Fraction of samples of successful demonstrations whose goal is the episode's last frame, from any earlier step (default 0).",
+    @Option(help: ArgumentHelp("Fraction of samples of successful demonstrations whose goal is the episode's last frame, from any earlier step.",
                                discussion: "Teaches what to do when the follower holds a plan's last frame and the scene does not match it yet."))
     var finalGoal: Float = 0
     @Option(help: ArgumentHelp("Start from this follower's weights (e.g. models/builtin-follower/model.safetensors): fine-tuning, or training on after a finished schedule.",
