@@ -25,7 +25,9 @@ struct TrainFollowerCommand: ParsableCommand {
                                discussion: "Compute per step grows about with its square."))
     var width: Int?
     @Option(help: "Units of the policy's hidden layers (default: the preset's, 256 for standard).") var hidden: Int?
-    @Option(help: "Total optimiser steps.") var steps: Int = 6000
+    @Option(help: ArgumentHelp("Total optimiser steps (default: 6000 for a new run; with --resume, where the resumed run's schedule ends).",
+                               discussion: "The learning rate follows a cosine to its floor at the total a run was started with; steps past it train at the floor."))
+    var steps: Int?
     @Option(help: "Samples per step.") var batch: Int = 64
     @Option(help: "AdamW learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Steps between progress lines.") var logEvery: Int = 50
@@ -42,10 +44,12 @@ struct TrainFollowerCommand: ParsableCommand {
                                discussion: "Its network configuration is kept (size, landmark head); the optimiser and the learning-rate schedule start afresh."))
     var initFrom: String?
 
+    static let defaultSteps = 6000
+
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("give --data DIR (episodes from videoagent collect) at least once") }
         guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
-        try OptionChecks.range(steps, "--steps", 1...10_000_000)
+        if let steps { try OptionChecks.range(steps, "--steps", 1...10_000_000) }
         try OptionChecks.range(batch, "--batch", 1...4096)
         try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
@@ -88,13 +92,14 @@ struct TrainFollowerCommand: ParsableCommand {
         let trainer: FollowerTrainer
         if resume {
             trainer = try FollowerTrainer.resume(from: out)
-            print("resuming at step \(trainer.step)")
+            let schedule = trainer.options.totalSteps
+            print("resuming at step \(trainer.step)" + (schedule == Int.max ? "" : " of a \(schedule)-step schedule"))
         } else {
             var options = FollowerTrainingOptions()
             options.batchSize = batch
             options.learningRate = learningRate
             options.seed = seed
-            options.totalSteps = steps
+            options.totalSteps = steps ?? Self.defaultSteps
             options.landmarkWeight = landmarkWeight
             options.augmentation.finalGoal = finalGoal
             if let initFrom {
@@ -105,6 +110,10 @@ struct TrainFollowerCommand: ParsableCommand {
                 trainer = try FollowerTrainer(config: newRunConfig, options: options)
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        let steps = self.steps ?? (trainer.options.totalSteps == Int.max ? Self.defaultSteps : trainer.options.totalSteps)
+        guard trainer.step < steps else {
+            throw ControlError("\(out) is already at step \(trainer.step) of \(steps); give --steps N with N > \(trainer.step) to train on")
         }
         let config = trainer.net.config
         print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px)…")

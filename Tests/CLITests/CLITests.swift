@@ -169,6 +169,9 @@ struct ModelCommandTests {
                                                "--steps", "20", "--batch", "8", "--log-every", "10", "--checkpoint-every", "20"])
         #expect(follow.status == 0, "\(follow.stderr)")
         #expect(follow.stdout.contains("step 20/20"))
+        // --resume without --steps runs to the end of the run's own schedule, where this one already is.
+        let finished = try await CLIProcess.run(["train-follower", "--data", root + "/data", "--out", root + "/follower", "--resume"])
+        #expect(finished.status != 0 && finished.stderr.contains("already at step 20 of 20"), "\(finished.stderr)")
         let eval = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
                                              "--variants", "oracle,oracle+replan,base,refine,replan,refine+replan,refine+critic,refine+critic+replan,"
                                                 + "select+critic,select+critic+replan",
