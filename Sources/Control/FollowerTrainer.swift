@@ -46,9 +46,12 @@ public struct FollowerTrainingOptions: Codable, Sendable, Equatable {
         totalSteps = try c.decodeIfPresent(Int.self, forKey: .totalSteps) ?? Int.max
     }
 
+    /// Where the learning-rate schedule ends; nil for checkpoints saved before runs had one (constant rate).
+    public var scheduleEnd: Int? { totalSteps > 0 && totalSteps != Int.max ? totalSteps : nil }
+
     /// The learning rate at `step`.
     func learningRate(at step: Int) -> Float {
-        guard totalSteps > 0, totalSteps != Int.max else { return learningRate }
+        guard let totalSteps = scheduleEnd else { return learningRate }
         let progress = min(1, Float(step) / Float(totalSteps))
         return learningRate * (finalLearningRate + (1 - finalLearningRate) * 0.5 * (1 + cosf(.pi * progress)))
     }

@@ -92,8 +92,7 @@ struct TrainFollowerCommand: ParsableCommand {
         let trainer: FollowerTrainer
         if resume {
             trainer = try FollowerTrainer.resume(from: out)
-            let schedule = trainer.options.totalSteps
-            print("resuming at step \(trainer.step)" + (schedule == Int.max ? "" : " of a \(schedule)-step schedule"))
+            print("resuming at step \(trainer.step)" + (trainer.options.scheduleEnd.map { " of a \($0)-step schedule" } ?? ""))
         } else {
             var options = FollowerTrainingOptions()
             options.batchSize = batch
@@ -111,7 +110,7 @@ struct TrainFollowerCommand: ParsableCommand {
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
-        let steps = self.steps ?? (trainer.options.totalSteps == Int.max ? Self.defaultSteps : trainer.options.totalSteps)
+        let steps = self.steps ?? trainer.options.scheduleEnd ?? Self.defaultSteps
         guard trainer.step < steps else {
             throw ControlError("\(out) is already at step \(trainer.step) of \(steps); give --steps N with N > \(trainer.step) to train on")
         }
