@@ -25,7 +25,7 @@ struct TrainFollowerCommand: ParsableCommand {
                                discussion: "Compute per step grows about with its square."))
     var width: Int?
     @Option(help: "Units of the policy's hidden layers (default: the preset's, 256 for standard).") var hidden: Int?
-    @Option(help: ArgumentHelp("Total optimiser steps (default: 6000 for a new run; with --resume, where the resumed run's schedule ends).",
+    @Option(help: ArgumentHelp("Total optimiser steps (default: \(Self.defaultSteps) for a new run; with --resume, where the resumed run's schedule ends).",
                                discussion: "The learning rate follows a cosine to its floor at the total a run was started with; steps past it train at the floor."))
     var steps: Int?
     @Option(help: "Samples per step.") var batch: Int = 64
