@@ -144,7 +144,7 @@ let package = Package(
         // itself knows nothing of environments).
         .target(name: "VideoTestKit", dependencies: ["VideoDiffusion", "Dataset", "Environments", "Control"], path: "Tests/VideoTestKit",
                 swiftSettings: strict),
-        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "NN", "Tensor", "Blocking"],
+        .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "Media", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Dataset", "Media", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),

@@ -1,5 +1,6 @@
 import Blocking
 import Foundation
+import Media
 import NN
 import Tensor
 import Testing
@@ -223,6 +224,23 @@ struct VideoModelTests {
         #expect(resumed.step == 3)
         #expect(resumed.model.parameters().map { $0.toArray() } == trainer.model.parameters().map { $0.toArray() })
         #expect(throws: VideoModelError.self) { try loaded.config.taskIndex("juggle") }
+    }
+
+    @Test("a batch holds a clip's frames exactly as signed planar floats, though the clips keep 8-bit pixels")
+    func batchesAreTheFramesAsFloats() throws {
+        var rng = SeededRNG(seed: 3)
+        let images = (0..<5).map { _ in
+            RGBImage(width: 8, height: 8, pixels: (0..<(8 * 8 * 3)).map { _ in UInt8(rng.next() % 256) })
+        }
+        let clips = try ClipSet(episodes: [ClipSet.Episode(task: "x", camera: "corner", seed: 0, images: images, resolution: 8)],
+                                resolution: 8, futureFrames: 2)
+        let keys = clips.evaluationKeys(limit: 1)
+        let batch = clips.batch(keys, rng: &rng)
+        let indices = clips.clipIndices(start: keys[0].start, length: 5)
+        #expect(batch.observation.shape == [1, 3, 8, 8] && batch.future.shape == [1, 2, 3, 8, 8])
+        #expect(batch.observation.toArray() == images[indices[0]].planarSigned())
+        #expect(batch.future.toArray() == indices.dropFirst().flatMap { images[$0].planarSigned() })
+        #expect(clips.episodes[0].frameCount == 5)
     }
 
     @Test("PSNR and SSIM: identical images score best, noise scores lower")
