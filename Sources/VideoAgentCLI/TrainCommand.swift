@@ -25,7 +25,9 @@ struct TrainCommand: ParsableCommand {
     var descriptiveFeedback = false
     @OptionGroup var judgeOptions: JudgeOptions
     @Option(help: "Size preset: standard (32 px, widths 32,64,128) or micro (16 px, for tests).") var preset: String = "standard"
-    @Option(help: "Total optimiser steps.") var steps: Int = 3000
+    @Option(help: ArgumentHelp("Total optimiser steps (default: \(Self.defaultSteps) for a new run; with --resume, the total the run was started with).",
+                               valueName: "N"))
+    var steps: Int?
     @Option(help: "Clips per step.") var batch: Int = 8
     @Option(help: "AdamW learning rate.") var learningRate: Float = 2e-4
     @Option(name: .customLong("lambda"), help: "Consistency-term weight λ (0: the ablation without it).") var consistency: Float = 0.5
@@ -56,7 +58,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--init-from \(initFrom): no such file; give a plan model (model.safetensors from videoagent train)")
         }
         guard ["standard", "micro"].contains(preset) else { throw ValidationError("--preset must be standard or micro") }
-        guard steps >= 1, batch >= 2 else { throw ValidationError("--steps must be ≥ 1 and --batch ≥ 2") }
+        guard (steps ?? 1) >= 1, batch >= 2 else { throw ValidationError("--steps must be ≥ 1 and --batch ≥ 2") }
         try OptionChecks.finite(consistency, "--lambda", in: 0...1000)
         try OptionChecks.finite(learningRate, "--learning-rate", in: 1e-8...1)
         try OptionChecks.range(logEvery, "--log-every", 1...1_000_000)
@@ -71,7 +73,8 @@ struct TrainCommand: ParsableCommand {
         Console.lineBuffered()
         let trainer: VideoTrainer
         if let forkFrom {
-            trainer = try VideoTrainer.resume(from: forkFrom) { options in
+            trainer = try VideoTrainer.resume(from: forkFrom) { [steps] options in
+                options.totalSteps = steps ?? Self.defaultSteps
                 options.consistencyWeight = consistency
                 if let refineStart { options.refineStart = refineStart }
                 if let refineEvery { options.refineEvery = refineEvery }
@@ -81,8 +84,13 @@ struct TrainCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             print("forked from \(forkFrom) at step \(trainer.step) with λ = \(consistency)")
         } else if resume {
-            trainer = try VideoTrainer.resume(from: out)
-            print("resuming at step \(trainer.step) from \(out)/checkpoint.safetensors")
+            trainer = try VideoTrainer.resume(from: out) { [steps] options in
+                if let steps { options.totalSteps = steps }
+            }
+            guard trainer.options.totalSteps != nil else {
+                throw ValidationError("\(out)/checkpoint.safetensors does not record its total steps (written by an older build): give --steps N")
+            }
+            print("resuming at step \(trainer.step) of \(trainer.options.totalSteps!) from \(out)/checkpoint.safetensors")
         } else if let initFrom {
             var (weights, metadata) = try VideoCheckpoint.load(initFrom)
             if descriptiveFeedback && !weights.config.refinesWithCategories {
@@ -95,7 +103,7 @@ struct TrainCommand: ParsableCommand {
             let tasks = try ClipSet.taskSentences(in: data!)
             var config = preset == "micro" ? VideoModelConfig.micro(tasks: tasks) : VideoModelConfig.standard(tasks: tasks)
             if descriptiveFeedback { config.feedbackCodes = Self.descriptiveCodes }
-            trainer = try VideoTrainer(config: config, options: makeOptions(refineStartDefault: steps / 3))
+            trainer = try VideoTrainer(config: config, options: makeOptions(refineStartDefault: (steps ?? Self.defaultSteps) / 3))
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
         if trainer.config.refinesWithCategories {
@@ -121,6 +129,7 @@ struct TrainCommand: ParsableCommand {
         log.seekToEndOfFile()
         var window: [StepLosses] = []
         var windowStart = Date()
+        let steps = trainer.options.totalSteps ?? Self.defaultSteps
         let startStep = trainer.step
         let started = Date()
         while trainer.step < steps {
@@ -147,6 +156,8 @@ struct TrainCommand: ParsableCommand {
         try log.close()
     }
 
+    static let defaultSteps = 3000
+
     /// generate, refine, then refine under each category a critic can name except "ok".
     static let descriptiveCodes = VideoModelConfig.descriptiveFeedbackCodes(
         categories: FeedbackCategory.allCases.filter { $0 != .ok }.map(\.rawValue))
@@ -158,7 +169,8 @@ struct TrainCommand: ParsableCommand {
         options.learningRate = learningRate
         options.consistencyWeight = consistency
         options.refineStart = refineStart ?? refineStartDefault
-        options.refineEvery = refineEvery ?? max(1, steps / 6)
+        options.totalSteps = steps ?? Self.defaultSteps
+        options.refineEvery = refineEvery ?? max(1, options.totalSteps! / 6)
         options.poolSize = poolSize
         options.poolSamplingSteps = poolSteps
         return options

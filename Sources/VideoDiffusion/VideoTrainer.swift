@@ -25,6 +25,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var poolSamplingSteps = 10
     /// Share of each batch trained as refinement once a pool exists.
     public var refineFraction: Float = 0.5
+    /// Steps the run was started (or last resumed) for, so `--resume` knows where to stop; nil in
+    /// checkpoints written before it was recorded.
+    public var totalSteps: Int?
 
     public init() {}
 }

@@ -253,5 +253,8 @@ struct ModelCommandTests {
         let resumed = try await CLIProcess.run(["train", "--out", root + "/run", "--resume", "--steps", "30", "--log-every", "6"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("resuming at step 24") && resumed.stdout.contains("step 30/30"))
+        // Without --steps a resumed run ends where it was last told to, not at the default 3000.
+        let resumedAgain = try await CLIProcess.run(["train", "--out", root + "/run", "--resume", "--log-every", "6"])
+        #expect(resumedAgain.status == 0 && resumedAgain.stdout.contains("resuming at step 30 of 30") && !resumedAgain.stdout.contains("step 36"), "\(resumedAgain.stdout)")
     }
 }
