@@ -169,8 +169,9 @@ struct TrainCommand: ParsableCommand {
         options.learningRate = learningRate
         options.consistencyWeight = consistency
         options.refineStart = refineStart ?? refineStartDefault
-        options.totalSteps = steps ?? Self.defaultSteps
-        options.refineEvery = refineEvery ?? max(1, options.totalSteps! / 6)
+        let total = steps ?? Self.defaultSteps
+        options.totalSteps = total
+        options.refineEvery = refineEvery ?? max(1, total / 6)
         options.poolSize = poolSize
         options.poolSamplingSteps = poolSteps
         return options
