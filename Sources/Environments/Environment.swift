@@ -36,6 +36,16 @@ public protocol Demonstrator: AnyObject {
     /// another; the same number for every task of the environment), or nil when the environment
     /// cannot say. A training target for a follower's auxiliary head, never a policy's input.
     func landmarks() throws -> [Float]?
+
+    /// How far the scene still is from the task's success, in metres of the task's own measure
+    /// (the puck or block from its spot, the drawer's missing travel, the door handle's missing arc,
+    /// the button's missing travel), 0 once it succeeded; nil when the environment cannot say.
+    /// Evaluation and audit only: why a failed episode failed, never a policy's input.
+    func shortfall() throws -> Float?
+}
+
+extension Demonstrator {
+    public func shortfall() throws -> Float? { nil }
 }
 
 /// An environment that has a scripted expert.

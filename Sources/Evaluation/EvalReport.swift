@@ -18,6 +18,9 @@ public struct EvalReport: Codable, Sendable {
         public var episodesPerMinute: Double
         /// Refinements per plan (the critic arms; for refine it is K, for base 0).
         public var meanIterations: Double?
+        /// Per task, the median shortfall of the failed episodes (metres: how far their scenes ended
+        /// from success, ``EpisodeResult/shortfall``); tasks without failures or without shortfalls are absent.
+        public var failedShortfall: [String: Double]?
     }
 
     public var environment: String
@@ -60,11 +63,23 @@ public struct EvalReport: Codable, Sendable {
                        hard: rate(mine.filter { hard.contains($0.task) }), byTask: byTask, byTaskCamera: byTaskCamera,
                        meanReplans: Double(mine.reduce(0) { $0 + $1.replans }) / Double(mine.count),
                        episodesPerMinute: seconds > 0 ? 60 * Double(mine.count) / seconds : 0,
-                       meanIterations: Self.meanIterations(arm, mine, settings.iterations))
+                       meanIterations: Self.meanIterations(arm, mine, settings.iterations),
+                       failedShortfall: Self.failedShortfall(mine))
         }
         successByIteration = (0...settings.iterations).compactMap { i in
             let mine = results.filter { $0.arm == "iteration-\(i)" }
             return mine.isEmpty ? nil : rate(mine)
+        }
+    }
+
+    static func failedShortfall(_ results: [EpisodeResult]) -> [String: Double]? {
+        var byTask: [String: [Double]] = [:]
+        for result in results where !result.success {
+            if let shortfall = result.shortfall { byTask[result.task, default: []].append(shortfall) }
+        }
+        return byTask.isEmpty ? nil : byTask.mapValues { values in
+            let sorted = values.sorted(), n = sorted.count
+            return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
         }
     }
 
@@ -113,6 +128,16 @@ public struct EvalReport: Codable, Sendable {
             for task in tasks {
                 out += "| \(arm.method) | \(task) | " + cameras.map { camera in
                     arm.byTaskCamera["\(task)/\(camera)"].map { "\($0.successes)/\($0.trials)" } ?? "–"
+                }.joined(separator: " | ") + " |\n"
+            }
+        }
+        if arms.contains(where: { $0.failedShortfall != nil }) {
+            out += "\n## How far failed episodes ended from success\n\nMedian over each task's failed episodes, in cm: the puck or "
+                + "block from its spot (success within 3 cm), the drawer's or button's missing travel, the door handle's missing arc.\n\n"
+                + "| method | " + tasks.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: tasks.count) + "\n"
+            for arm in arms {
+                out += "| \(arm.method) | " + tasks.map { task in
+                    arm.failedShortfall?[task].map { String(format: "%.1f", 100 * $0) } ?? "–"
                 }.joined(separator: " | ") + " |\n"
             }
         }

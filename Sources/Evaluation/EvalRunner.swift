@@ -62,6 +62,9 @@ public struct EpisodeResult: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Refinements per plan made (the critic arms: the compute spent), averaged over the episode's plans.
     public var iterations: Double?
+    /// How far the scene ended from success, metres (``Demonstrator/shortfall()``: 0 when it
+    /// succeeded); nil where the environment cannot say (MetaWorld) and in runs before it existed.
+    public var shortfall: Double?
 }
 
 /// What to evaluate.
@@ -324,6 +327,8 @@ public final class EvalRunner {
             }
         }
         let seconds = Date().timeIntervalSince(t0) / Double(cells.count) + planningSeconds
+        // Read off the simulator after the episode, for the report only: the follower has finished.
+        let shortfalls = try loops.indices.map { try environments[$0].makeDemonstrator().shortfall().map(Double.init) }
         for loop in loops { keep(arm, loop) }
         if let savePlans, planner == nil || rule.maxReplans == 0 {
             for loop in loops {
@@ -332,9 +337,10 @@ public final class EvalRunner {
                                success: loop.success, steps: loop.steps).write(frames: plan.frames, to: savePlans)
             }
         }
-        return loops.map { loop in
+        return zip(loops, shortfalls).map { loop, shortfall in
             EpisodeResult(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
-                          steps: loop.steps, replans: loop.replans, rewinds: loop.rewinds, seconds: seconds, iterations: nil)
+                          steps: loop.steps, replans: loop.replans, rewinds: loop.rewinds, seconds: seconds, iterations: nil,
+                          shortfall: shortfall)
         }
     }
 

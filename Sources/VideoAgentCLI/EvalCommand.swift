@@ -18,9 +18,10 @@ struct EvalCommand: ParsableCommand {
             (base plans, a new one after --stall-steps still steps, at most --max-replans) and refine+replan; with a
             judge (--critic): refine+critic (refine until the judge accepts, at most K times), select+critic (draw
             --candidates plans, execute the one the judge most expects to succeed: filtering), and each + replan.
-            Writes OUT/episodes.jsonl (one line per episode; --resume continues from it), OUT/report.json,
-            OUT/report.md (methods as rows, tasks as columns, 95 % Wilson intervals), OUT/iterations.png and
-            OUT/strips.png (plans above, what happened below).
+            Writes OUT/episodes.jsonl (one line per episode; --resume continues from it; on the built-in suite with
+            its shortfall: how far the scene ended from success, in metres), OUT/report.json,
+            OUT/report.md (methods as rows, tasks as columns, 95 % Wilson intervals; failed episodes' median
+            shortfall per task), OUT/iterations.png and OUT/strips.png (plans above, what happened below).
             """)
 
     @Option(help: "builtin (pure Swift tabletop suite) or metaworld (Python bridge).") var env: String = "builtin"

@@ -189,6 +189,14 @@ struct ModelCommandTests {
         #expect(FileManager.default.fileExists(atPath: root + "/eval/strips.png"))
         let lines = try String(contentsOfFile: root + "/eval/episodes.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 * 10)  // 2 seeds × (the two oracle arms, iteration 0, iteration 1, replan, refine+replan and the four critic arms)
+        // Every built-in episode says how far it ended from success: 0 exactly when it succeeded; failures get a table.
+        let episodes = try lines.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        for episode in episodes {
+            let shortfall = try #require(episode["shortfall"] as? Double, "\(episode) has no shortfall")
+            let success = try #require(episode["success"] as? Bool)
+            #expect((shortfall == 0) == success, "\(episode): \(shortfall) m, success \(success)")
+        }
+        #expect(report.contains("How far failed episodes ended from success") == episodes.contains { $0["success"] as? Bool == false })
         // Resuming a finished run runs nothing again.
         let again = try await CLIProcess.run(["eval", "--tasks", "button-press", "--cameras", "corner", "--seeds", "2",
                                               "--variants", "oracle", "--follower", root + "/follower/model.safetensors",

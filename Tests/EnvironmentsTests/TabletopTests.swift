@@ -76,6 +76,25 @@ struct TabletopTests {
         #expect(end[3] == start[3] && end[4] == start[4], "the target spot does not move")
     }
 
+    @Test("the shortfall is positive at the start, shrinks under the expert and is 0 once it succeeded", arguments: taskNames)
+    func shortfall(task: String) throws {
+        let env = TabletopEnvironment()
+        let expert = env.makeDemonstrator()
+        _ = try env.reset(task: task, seed: 21, camera: "corner", resolution: 8)
+        let start = try #require(try expert.shortfall())
+        #expect(start > 0.01, "\(task) starts \(start) m from success")
+        var smallest = start, succeeded = false
+        while true {
+            let result = try env.step(try expert.action())
+            smallest = min(smallest, try #require(try expert.shortfall()))
+            if result.success { succeeded = true }
+            if result.terminated || result.truncated { break }
+        }
+        let end = try #require(try expert.shortfall())
+        #expect(succeeded)
+        #expect(end == 0 && smallest == 0, "\(task) ended \(end) m from success")
+    }
+
     @Test("doing nothing does not solve any task", arguments: taskNames)
     func noopFails(task: String) throws {
         let env = TabletopEnvironment(maxSteps: 80)

@@ -72,6 +72,11 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return points.flatMap { [$0.x, $0.y, $0.z] }
     }
 
+    fileprivate func shortfall() throws -> Float {
+        guard let task else { throw EnvironmentError.notReset }
+        return task.isSuccess ? 0 : max(0, task.shortfall)
+    }
+
     fileprivate func expertAction(slack: Float) throws -> [Float] {
         guard let task else { throw EnvironmentError.notReset }
         return task.expertAction(gripper: gripper, slack: slack).map { min(max($0, -1), 1) }
@@ -115,4 +120,5 @@ final class TabletopDemonstrator: Demonstrator {
     }
     func action() throws -> [Float] { try environment.expertAction(slack: slack) }
     func landmarks() throws -> [Float]? { try environment.landmarks() }
+    func shortfall() throws -> Float? { try environment.shortfall() }
 }

@@ -140,6 +140,8 @@ protocol TabletopTask: SendableMetatype {
     /// ``TabletopLandmarks/count`` points of the scene (metres): where the hand must make contact,
     /// where that thing must go, and a third point the task turns on. Training targets only.
     var landmarks: [Vec3] { get }
+    /// Metres still missing to success while it has not succeeded (see ``Demonstrator/shortfall()``).
+    var shortfall: Float { get }
 }
 
 /// The scene's landmarks as the demonstrator hands them out: the same number for every task, so a

@@ -41,6 +41,8 @@ struct ButtonPress: TabletopTask {
     }
 
     var isSuccess: Bool { wasPressed }
+    /// Plunger travel still missing.
+    var shortfall: Float { 0.8 * Self.travel - depth }
 
     /// The plunger's top, the same point pressed home, the housing's top.
     var landmarks: [Vec3] {

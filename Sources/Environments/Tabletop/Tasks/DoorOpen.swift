@@ -60,6 +60,8 @@ struct DoorOpen: TabletopTask {
     }
 
     var isSuccess: Bool { angle >= 1.05 }
+    /// The handle's arc still missing (radians × the handle's 17.2 cm from the hinge).
+    var shortfall: Float { (1.05 - angle) * 0.172 }
 
     /// Where the tip hooks the handle, that place with the door open, the hinge.
     var landmarks: [Vec3] {

@@ -33,9 +33,13 @@ struct PickPlace: TabletopTask {
         return !block.isHeld && (d * d).sum() < 0.03 * 0.03 && block.position.z < block.half + 0.005
     }
 
+    /// The block's distance from where it rests when placed (success: released within 3 cm of it).
+    var shortfall: Float { length(block.position - placed) }
+    private var placed: Vec3 { Vec3(target.x, target.y, block.half) }
+
     /// The block, the square (the block's centre when placed), the block's resting place on it.
     var landmarks: [Vec3] {
-        [block.position, Vec3(target.x, target.y, block.half), Vec3(target.x, target.y, 0)]
+        [block.position, placed, Vec3(target.x, target.y, 0)]
     }
 
     var primitives: [Primitive] {

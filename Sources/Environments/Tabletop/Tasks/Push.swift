@@ -42,6 +42,8 @@ struct Push: TabletopTask {
     }
 
     var isSuccess: Bool { ((puck - target) * (puck - target)).sum() < 0.03 * 0.03 }
+    /// The puck's distance from the spot's centre (success below 3 cm).
+    var shortfall: Float { ((puck - target) * (puck - target)).sum().squareRoot() }
 
     /// The puck, the target spot, and the point behind the puck the push starts from.
     var landmarks: [Vec3] {

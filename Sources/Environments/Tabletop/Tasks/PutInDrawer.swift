@@ -37,10 +37,13 @@ struct PutInDrawer: TabletopTask {
     }
 
     var isSuccess: Bool { inDrawer && !block.isHeld }
+    /// The block's distance from the middle of the drawer's inside (where the expert sets it down).
+    var shortfall: Float { length(block.position - insideMiddle) }
+    private var insideMiddle: Vec3 { Vec3(cabinet.x, cabinet.drawerFrontY + 0.075, DrawerCabinet.floorZ + block.half) }
 
     /// The drawer's hook point, the block, the middle of the drawer's inside.
     var landmarks: [Vec3] {
-        [cabinet.hookPoint, block.position, Vec3(cabinet.x, cabinet.drawerFrontY + 0.075, DrawerCabinet.floorZ + block.half)]
+        [cabinet.hookPoint, block.position, insideMiddle]
     }
 
     var primitives: [Primitive] {
