@@ -37,7 +37,7 @@ public final class EpisodeLoop {
     public private(set) var stepsOnGoal = 0
     /// New plans made after the first.
     public private(set) var replans = 0
-    /// Times the plan was followed again from an earlier frame after a stall (``ReplanRule/rewindFrames``).
+    /// Times the plan was followed again from an earlier frame (``ReplanRule/rewindFrames``).
     public private(set) var rewinds = 0
     public private(set) var end: End?
 
@@ -105,7 +105,9 @@ public final class EpisodeLoop {
     }
 
     /// The follower judged the goal frame reached: pursue the next one. Past the last frame the
-    /// plan is used up: a new one is asked for when the rule allows, else the last frame is held.
+    /// plan is used up: a new one is asked for when the rule allows; with none left, once the last
+    /// frame has been held for a stall's length (``ReplanRule/stallSteps``) and the episode goes on,
+    /// the plan is rewound (``ReplanRule/rewindFrames``) while rewinds are left; else the last frame is held.
     public func goalReached() {
         guard phase == .acting, let plan else { return }
         if goal < plan.lastIndex {
@@ -113,8 +115,12 @@ public final class EpisodeLoop {
             stepsOnGoal = 0
         } else if rule.replanWhenPlanEnds && replans < rule.maxReplans {
             askForNewPlan()
+        } else if rule.replanWhenPlanEnds && stepsOnGoal >= rule.stallSteps && canRewind {
+            rewind()
         }
     }
+
+    private var canRewind: Bool { rule.rewindFrames > 0 && rewinds < rule.maxRewinds }
 
     /// Notes the scene's key points for the latest frame (a collector, from the simulator).
     public func note(landmarks points: [Float]) {
@@ -145,7 +151,7 @@ public final class EpisodeLoop {
             if stillSteps >= rule.stallSteps {
                 if replans < rule.maxReplans {
                     askForNewPlan()
-                } else if rule.rewindFrames > 0 && rewinds < rule.maxRewinds {
+                } else if canRewind {
                     rewind()
                 }
             }
@@ -153,7 +159,7 @@ public final class EpisodeLoop {
     }
 
     /// Follows the plan again from ``ReplanRule/rewindFrames`` frames back, with a fresh chunk ensemble
-    /// (the chunks predicted while standing still would hold the hand there).
+    /// (the chunks predicted while standing still or circling at the last frame would keep the hand there).
     private func rewind() {
         rewinds += 1
         goal = max(1, goal - rule.rewindFrames)

@@ -46,8 +46,8 @@ struct EvalCommand: ParsableCommand {
     var guidance: Float = 1
     @Option(help: "New plans allowed per episode in the replan variants (paper: 5).") var maxReplans: Int = 5
     @Option(help: "Consecutive steps with the hand still (< 1 mm) that count as a stall (paper: 15).") var stallSteps: Int = 15
-    @Option(help: "On a stall with no new plan left (every arm without replanning, or replans used up), follow the plan again from this many frames back (0: hold still).")
-    var rewindFrames: Int = 0
+    @Option(help: "With no new plan left (every arm without replanning, or replans used up), follow the plan again from this many frames back on a stall or after holding its last frame for --stall-steps steps unsolved (0: hold still, the paper's rule).")
+    var rewindFrames: Int = 4
     @Option(help: "Rewinds allowed per episode (with --rewind-frames).") var maxRewinds: Int = 3
     @Option(help: "Episodes run in lockstep, their plans sampled in one batch.") var batch: Int = 8
     @Option(help: "Move on to the next plan frame after at most this many steps on one (default: only when the follower judges it reached).")

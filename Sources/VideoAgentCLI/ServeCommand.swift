@@ -28,6 +28,9 @@ struct StageOptionGroup: ParsableArguments {
     @Option(help: "Seed of the first episode.") var seedStart: UInt64 = 9000
     @Option(help: "New plans allowed per episode (paper: 5).") var maxReplans: Int = 5
     @Option(help: "Consecutive still steps that count as a stall (paper: 15).") var stallSteps: Int = 15
+    @Option(help: "With no new plan left, follow the plan again from this many frames back on a stall or after holding its last frame for --stall-steps steps unsolved (0: hold still, the paper's rule).")
+    var rewindFrames: Int = 4
+    @Option(help: "Rewinds allowed per episode (with --rewind-frames).") var maxRewinds: Int = 3
     @OptionGroup var judge: JudgeOptions
     @Option(help: "New successful episodes between the learner's checkpoints.") var learnEvery: Int = 8
     @Option(help: "Finetuning steps per checkpoint.") var learnSteps: Int = 50
@@ -39,11 +42,13 @@ struct StageOptionGroup: ParsableArguments {
         try OptionChecks.range(episodes, "--episodes", 1...100_000)
         try OptionChecks.range(maxReplans, "--max-replans", 0...100)
         try OptionChecks.range(stallSteps, "--stall-steps", 1...10_000)
+        try OptionChecks.range(rewindFrames, "--rewind-frames", 0...100)
+        try OptionChecks.range(maxRewinds, "--max-rewinds", 0...100)
         try OptionChecks.range(learnEvery, "--learn-every", 1...100_000)
         try OptionChecks.range(learnSteps, "--learn-steps", 1...1_000_000)
     }
 
-    var rule: ReplanRule { ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans) }
+    var rule: ReplanRule { ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans, rewindFrames: rewindFrames, maxRewinds: maxRewinds) }
 }
 
 struct ServeCommand: AsyncParsableCommand {

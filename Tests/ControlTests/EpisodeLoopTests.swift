@@ -114,6 +114,25 @@ struct EpisodeLoopTests {
         #expect(seenGoals.suffix(3).allSatisfy { $0 == 3 })
     }
 
+    @Test("with no new plan left, a last frame held for a stall's length unsolved rewinds the plan; the paper's rule holds it")
+    func planEndRewinds() throws {
+        var seenGoals: [Int] = []
+        // The hand keeps moving (2 mm a step, never a stall) without solving the task, judging every frame reached.
+        let rule = ReplanRule(stallSteps: 3, maxReplans: 0, rewindFrames: 2, maxRewinds: 1)
+        let (loop, plans) = try run(LineEnvironment(maxSteps: 20), rule: rule, action: { loop in
+            seenGoals.append(loop.goal)
+            return -0.2
+        }, reached: { _ in true })
+        #expect(plans == 1 && loop.rewinds == 1 && loop.end == .stepLimit)
+        // 1, 2, then the last frame (3) for 3 steps, back 2 frames to 1 and through again; then it holds.
+        #expect(Array(seenGoals.prefix(8)) == [1, 2, 3, 3, 3, 1, 2, 3], "\(seenGoals)")
+        #expect(seenGoals.suffix(12).allSatisfy { $0 == 3 })
+        var paper = rule
+        paper.rewindFrames = 0
+        let (held, _) = try run(LineEnvironment(maxSteps: 20), rule: paper, action: { _ in -0.2 }, reached: { _ in true })
+        #expect(held.rewinds == 0)
+    }
+
     @Test("the record keeps actions, goals and plans for the dataset")
     func record() throws {
         let (loop, _) = try run(LineEnvironment(), rule: .none, action: { _ in 1 })
