@@ -37,12 +37,14 @@ struct ButtonPress: TabletopTask {
         } else if !over || tip.z > Self.restTop {
             depth = max(0, depth - 0.005)  // springs back
         }
-        if depth >= 0.8 * Self.travel { wasPressed = true }
+        if depth >= Self.pressedDepth { wasPressed = true }
     }
 
     var isSuccess: Bool { wasPressed }
     /// Plunger travel still missing.
-    var shortfall: Float { 0.8 * Self.travel - depth }
+    var shortfall: Float { Self.pressedDepth - depth }
+    /// Pressed: at least 80 % of the travel.
+    static let pressedDepth: Float = 0.8 * travel
 
     /// The plunger's top, the same point pressed home, the housing's top.
     var landmarks: [Vec3] {

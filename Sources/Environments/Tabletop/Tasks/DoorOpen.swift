@@ -59,9 +59,10 @@ struct DoorOpen: TabletopTask {
         hooked = isHooked(gripper.position)
     }
 
-    var isSuccess: Bool { angle >= 1.05 }
+    static let openAngle: Float = 1.05
+    var isSuccess: Bool { angle >= Self.openAngle }
     /// The handle's arc still missing (radians × the handle's 17.2 cm from the hinge).
-    var shortfall: Float { (1.05 - angle) * 0.172 }
+    var shortfall: Float { (Self.openAngle - angle) * 0.172 }
 
     /// Where the tip hooks the handle, that place with the door open, the hinge.
     var landmarks: [Vec3] {

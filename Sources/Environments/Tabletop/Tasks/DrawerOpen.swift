@@ -17,9 +17,10 @@ struct DrawerOpen: TabletopTask {
 
     var solids: [Box] { cabinet.solids }
     mutating func interact(gripper: inout Gripper, previous: Gripper) { _ = cabinet.interact(gripper: gripper, previous: previous) }
-    var isSuccess: Bool { cabinet.opening >= 0.10 }
+    static let openedBy: Float = 0.10
+    var isSuccess: Bool { cabinet.opening >= Self.openedBy }
     /// Drawer travel still missing.
-    var shortfall: Float { 0.10 - cabinet.opening }
+    var shortfall: Float { Self.openedBy - cabinet.opening }
 
     /// The handle's hook point, that point with the drawer open, the cabinet's front.
     var landmarks: [Vec3] { cabinet.landmarks }

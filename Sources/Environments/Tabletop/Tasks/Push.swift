@@ -41,7 +41,7 @@ struct Push: TabletopTask {
         }
     }
 
-    var isSuccess: Bool { ((puck - target) * (puck - target)).sum() < 0.03 * 0.03 }
+    var isSuccess: Bool { shortfall < 0.03 }
     /// The puck's distance from the spot's centre (success below 3 cm).
     var shortfall: Float { ((puck - target) * (puck - target)).sum().squareRoot() }
 
