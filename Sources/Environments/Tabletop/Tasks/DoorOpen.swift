@@ -17,6 +17,9 @@ struct DoorOpen: TabletopTask {
     static let maxAngle: Float = 1.75
     static let handleAlong: Float = 0.17
     static let handleOut: Float = 0.018
+    /// Where the tip hooks the handle: this far along the door from the hinge, this far out from it.
+    static let hookAlong: Float = 0.172
+    static let hookOut: Float = 0.0205
 
     init(rng: inout SeededRNG) {
         x = rng.float(-0.08, 0.16)
@@ -62,12 +65,12 @@ struct DoorOpen: TabletopTask {
     static let openAngle: Float = 1.05
     var isSuccess: Bool { angle >= Self.openAngle }
     /// The handle's arc still missing (radians × the handle's 17.2 cm from the hinge).
-    var shortfall: Float { (Self.openAngle - angle) * 0.172 }
+    var shortfall: Float { (Self.openAngle - angle) * Self.hookAlong }
 
     /// Where the tip hooks the handle, that place with the door open, the hinge.
     var landmarks: [Vec3] {
         func slot(_ angle: Float) -> Vec3 {
-            let p = hinge + SIMD2(cosf(angle), -sinf(angle)) * 0.172 + SIMD2(-sinf(angle), -cosf(angle)) * 0.0205
+            let p = hinge + SIMD2(cosf(angle), -sinf(angle)) * Self.hookAlong + SIMD2(-sinf(angle), -cosf(angle)) * Self.hookOut
             return Vec3(p.x, p.y, 0.07)
         }
         return [slot(angle), slot(1.2), Vec3(hinge.x, hinge.y, 0.07)]
@@ -93,10 +96,10 @@ struct DoorOpen: TabletopTask {
             let l = local(tip)
             let target = angle + 0.25
             let u = SIMD2(cosf(target), -sinf(target)), n = SIMD2(-sinf(target), -cosf(target))
-            let p = hinge + u * l.x + n * 0.0205
+            let p = hinge + u * l.x + n * Self.hookOut
             return moveTowards(Vec3(p.x, p.y, 0.07), from: tip, grip: -1)
         }
-        let slot = hinge + along * 0.172 + outward * 0.0205
+        let slot = hinge + along * Self.hookAlong + outward * Self.hookOut
         if abs(tip.x - slot.x) > 0.005 + slack || abs(tip.y - slot.y) > 0.005 + slack {
             if tip.z < 0.17 { return moveTowards(Vec3(tip.x, tip.y, 0.2), from: tip, grip: -1) }
             return moveTowards(Vec3(slot.x, slot.y, 0.2), from: tip, grip: -1)
