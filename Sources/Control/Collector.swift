@@ -19,11 +19,6 @@ public struct Collector {
         /// The follower, on the true demonstration of the same seed cut like a plan; with
         /// probability `beta` a step sends the expert's action instead.
         case follower(PlanFollower, beta: Float)
-        /// As `follower`, but every state is labelled by the plan-aware teacher: the expert aiming
-        /// at the scene the pursued plan frame shows (the demonstration's landmarks at that frame,
-        /// ``Demonstrator/action(towards:)``) rather than at the task's end, so label and goal frame
-        /// agree where the scene has drifted from the plan (a puck off its line).
-        case followerWithPlanTeacher(PlanFollower, beta: Float)
         /// The expert acts, while a plan drawn by the plan model from the frame at a random early
         /// step is recorded as the plan "followed", its frames paced over the rest of the episode:
         /// the follower learns what generated plans (blurry, imperfect) look like next to the
@@ -35,7 +30,6 @@ public struct Collector {
             case .expert: return "expert"
             case .noisyExpert(let sigma): return String(format: "expert+noise(%.2f)", sigma)
             case .follower(_, let beta): return String(format: "follower(beta=%.2f)", beta)
-            case .followerWithPlanTeacher(_, let beta): return String(format: "follower+plan-teacher(beta=%.2f)", beta)
             case .expertWithModelPlans: return "expert+model-plans"
             }
         }
@@ -77,13 +71,7 @@ public struct Collector {
             return try expertWithModelPlan(info, camera: camera, seed: seed, planner: planner)
         }
         var oracle: VideoPlan?
-        // The demonstration's landmarks at each plan frame (the plan-aware teacher's subgoals).
-        var subgoals: [[Float]] = []
-        switch driver {
-        case .follower: oracle = try demonstrationPlan(task: task, camera: camera, seed: seed)
-        case .followerWithPlanTeacher: (oracle, subgoals) = try demonstration(task: task, camera: camera, seed: seed)
-        default: break
-        }
+        if case .follower = driver { oracle = try demonstrationPlan(task: task, camera: camera, seed: seed) }
         let first = try environment.reset(task: task, seed: seed, camera: camera, resolution: resolution)
         let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: oracle != nil)
         var rng = SeededRNG(seed: seed ^ 0x5EED_C011_EC70_0001)
@@ -104,12 +92,6 @@ public struct Collector {
                 let decision = follower.decide([loop])[0]
                 let action = rng.uniform() < beta ? expert : decision.action
                 return Decision(action: action, label: expert, reachedGoal: decision.reachedGoal)
-            case .followerWithPlanTeacher(let follower, let beta):
-                // Environments without landmarks (the MetaWorld bridge) have only the task's expert.
-                let label = subgoals.isEmpty ? try teacher.action() : try teacher.action(towards: subgoals[loop.goal])
-                let decision = follower.decide([loop])[0]
-                let action = rng.uniform() < beta ? label : decision.action
-                return Decision(action: action, label: label, reachedGoal: decision.reachedGoal)
             case .expertWithModelPlans:
                 preconditionFailure("played by expertWithModelPlan")
             }
@@ -216,18 +198,12 @@ public struct Collector {
     /// The expert's demonstration for this seed, cut like a plan made at its first frame:
     /// the plan a perfect plan model would draw (the `oracle` of eval, and DAgger's plans).
     public func demonstrationPlan(task: String, camera: String, seed: UInt64) throws -> VideoPlan {
-        try demonstration(task: task, camera: camera, seed: seed).plan
-    }
-
-    /// The demonstration cut like a plan, with the scene's landmarks at each of its frames.
-    private func demonstration(task: String, camera: String, seed: UInt64) throws -> (plan: VideoPlan, landmarks: [[Float]]) {
         let demonstration = try play(task: task, camera: camera, seed: seed, driver: .expert)
         guard demonstration.success else {
             throw ControlError("the expert failed \(task) on seed \(seed) (\(camera)); there is no demonstration to cut a plan from")
         }
         let indices = EpisodeRecord.planIndices(start: 0, frameCount: demonstration.frames.count, futureFrames: futureFrames)
-        let plan = VideoPlan(frames: indices.map { demonstration.frames[$0].resized(width: planResolution, height: planResolution) },
-                             source: "oracle (expert demonstration)")
-        return (plan, demonstration.landmarks.isEmpty ? [] : indices.map { demonstration.landmarks[$0] })
+        return VideoPlan(frames: indices.map { demonstration.frames[$0].resized(width: planResolution, height: planResolution) },
+                         source: "oracle (expert demonstration)")
     }
 }

@@ -32,13 +32,6 @@ public protocol Demonstrator: AnyObject {
     /// The expert's action for the environment's current state.
     func action() throws -> [Float]
 
-    /// The expert's action for bringing the scene to `subgoal` — key points as ``landmarks()``
-    /// gives them, recorded at another moment of a demonstration (the moment a plan frame shows) —
-    /// and on to the task from there: a teacher whose label agrees with the plan frame a follower
-    /// pursues, even where the scene has drifted from the plan. Experts that cannot aim at a
-    /// subgoal act for the task (``action()``).
-    func action(towards subgoal: [Float]) throws -> [Float]
-
     /// Positions of the task's key points in the current state (x, y, z in metres, one point after
     /// another; the same number for every task of the environment), or nil when the environment
     /// cannot say. A training target for a follower's auxiliary head, never a policy's input.
@@ -53,7 +46,6 @@ public protocol Demonstrator: AnyObject {
 
 extension Demonstrator {
     public func shortfall() throws -> Float? { nil }
-    public func action(towards subgoal: [Float]) throws -> [Float] { try action() }
 }
 
 /// An environment that has a scripted expert.

@@ -22,9 +22,6 @@ struct CollectCommand: ParsableCommand {
             (exploration: off-path states labelled with the expert's clean action). --driver follower runs the
             plan follower of --follower on the expert's own demonstration cut like a plan, sending the expert's
             action instead with probability --beta, and labels every state with the expert's action (DAgger).
-            --driver follower-plan-teacher does the same with the plan-aware teacher's labels: the expert aiming at
-            the scene the plan frame the follower pursues shows (on push: where the demonstration's puck is in that
-            frame), so labels agree with the goal frame where the scene drifted from the plan.
             Episodes of the noisy and follower drivers are always kept: every state they reach is labelled.
             --driver follower-branches runs the follower of --follower the same way (without the expert's help)
             and, every --branch-every steps where its hand has moved since the last branch, lets the expert play
@@ -41,13 +38,13 @@ struct CollectCommand: ParsableCommand {
     @Option(help: "Frame size in pixels (square).") var resolution: Int = 64
     @Option(help: "The dataset directory to write.") var out: String
     @Flag(help: "Keep failed expert episodes too.") var keepFailures = false
-    @Option(help: "Who acts: expert, noisy (expert + exploration noise), follower (DAgger), follower-plan-teacher, follower-branches or expert-model-plans.")
+    @Option(help: "Who acts: expert, noisy (expert + exploration noise), follower (DAgger), follower-branches or expert-model-plans.")
     var driver: String = "expert"
     @Option(help: ArgumentHelp("The plan model that draws the plans of --driver expert-model-plans.", valueName: "PATH"))
     var planModel: String = "models/builtin-plan/model.safetensors"
     @Option(help: "Standard deviation of the noise added to each action component (--driver noisy).") var noise: Float = 0.3
-    @Option(help: ArgumentHelp("The plan follower to run (--driver follower…).", valueName: "PATH")) var follower: String?
-    @Option(help: "Probability that a step sends the teacher's action instead of the follower's (--driver follower, follower-plan-teacher).")
+    @Option(help: ArgumentHelp("The plan follower to run (--driver follower).", valueName: "PATH")) var follower: String?
+    @Option(help: "Probability that a step sends the expert's action instead of the follower's (--driver follower).")
     var beta: Float = 0.3
     @Option(help: "Steps between the expert's branches from the follower's states (--driver follower-branches).")
     var branchEvery: Int = 10
@@ -59,8 +56,8 @@ struct CollectCommand: ParsableCommand {
         guard seedStart <= UInt64.max - UInt64(episodes) else {
             throw ValidationError("--seed-start \(seedStart) + --episodes \(episodes) runs past the largest seed \(UInt64.max)")
         }
-        guard ["expert", "noisy", "follower", "follower-plan-teacher", "follower-branches", "expert-model-plans"].contains(driver) else {
-            throw ValidationError("--driver \(driver): use expert, noisy, follower, follower-plan-teacher, follower-branches or expert-model-plans")
+        guard ["expert", "noisy", "follower", "follower-branches", "expert-model-plans"].contains(driver) else {
+            throw ValidationError("--driver \(driver): use expert, noisy, follower, follower-branches or expert-model-plans")
         }
         try OptionChecks.range(branchEvery, "--branch-every", 1...10_000)
         try OptionChecks.finite(noise, "--noise", in: 0...2)
@@ -82,10 +79,9 @@ struct CollectCommand: ParsableCommand {
         var branchingFollower: PlanFollower?
         switch driver {
         case "noisy": how = .noisyExpert(sigma: noise)
-        case "follower", "follower-plan-teacher", "follower-branches":
+        case "follower", "follower-branches":
             let (loaded, _) = try PlanFollower.load(follower!)
-            how = driver == "follower-plan-teacher" ? .followerWithPlanTeacher(loaded, beta: beta)
-                : .follower(loaded, beta: driver == "follower" ? beta : 0)
+            how = .follower(loaded, beta: driver == "follower" ? beta : 0)
             if driver == "follower-branches" { branchingFollower = loaded }
             planResolution = loaded.config.planResolution
             guard loaded.config.resolution == resolution else {
@@ -103,7 +99,7 @@ struct CollectCommand: ParsableCommand {
             })
         default: how = .expert
         }
-        let keepAll = keepFailures || driver == "noisy" || driver == "follower" || driver == "follower-plan-teacher"
+        let keepAll = keepFailures || driver == "noisy" || driver == "follower"
         let collector = Collector(environment: environment, resolution: resolution, planResolution: planResolution)
         let writer = DatasetWriter(directory: out)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

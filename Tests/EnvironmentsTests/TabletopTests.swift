@@ -76,28 +76,6 @@ struct TabletopTests {
         #expect(end[3] == start[3] && end[4] == start[4], "the target spot does not move")
     }
 
-    @Test("the plan-aware teacher on push: the task's expert where the subgoal's puck is the puck, else it brings the puck to the subgoal's")
-    func pushSubgoalTeacher() throws {
-        let env = TabletopEnvironment()
-        let teacher = env.makeDemonstrator()
-        _ = try env.reset(task: "push", seed: 11, camera: "corner", resolution: 8)
-        let here = try #require(try teacher.landmarks())
-        #expect(try teacher.action(towards: here) == teacher.action())
-        // A subgoal 8 cm from the puck, square to its line to the spot.
-        let line = SIMD2(here[3] - here[0], here[4] - here[1]), side = SIMD2(-line.y, line.x) / (line * line).sum().squareRoot()
-        var subgoal = here
-        subgoal[0] += 0.08 * side.x
-        subgoal[1] += 0.08 * side.y
-        var closest = Float.infinity
-        for _ in 0..<150 {
-            let points = try #require(try teacher.landmarks())
-            closest = min(closest, hypot(points[0] - subgoal[0], points[1] - subgoal[1]))
-            if closest < Push.subgoalSlack { break }
-            _ = try env.step(try teacher.action(towards: subgoal))
-        }
-        #expect(closest < Push.subgoalSlack, "the puck came within \(closest) m of the subgoal's")
-    }
-
     @Test("the shortfall is positive at the start, shrinks under the expert and is 0 once it succeeded", arguments: taskNames)
     func shortfall(task: String) throws {
         let env = TabletopEnvironment()

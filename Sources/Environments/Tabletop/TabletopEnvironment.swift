@@ -82,13 +82,6 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return task.expertAction(gripper: gripper, slack: slack).map { min(max($0, -1), 1) }
     }
 
-    fileprivate func expertAction(slack: Float, subgoal: [Float]) throws -> [Float] {
-        guard let task else { throw EnvironmentError.notReset }
-        precondition(subgoal.count == 3 * TabletopLandmarks.count, "a subgoal is the landmarks of a moment of this suite's episode")
-        let points = stride(from: 0, to: subgoal.count, by: 3).map { Vec3(subgoal[$0], subgoal[$0 + 1], subgoal[$0 + 2]) }
-        return task.expertAction(gripper: gripper, slack: slack, subgoal: points).map { min(max($0, -1), 1) }
-    }
-
     public func close() {}
 
     /// Whether the current episode's task is done (without stepping).
@@ -126,7 +119,6 @@ final class TabletopDemonstrator: Demonstrator {
         self.slack = slack
     }
     func action() throws -> [Float] { try environment.expertAction(slack: slack) }
-    func action(towards subgoal: [Float]) throws -> [Float] { try environment.expertAction(slack: slack, subgoal: subgoal) }
     func landmarks() throws -> [Float]? { try environment.landmarks() }
     func shortfall() throws -> Float? { try environment.shortfall() }
 }

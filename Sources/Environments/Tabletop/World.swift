@@ -137,18 +137,11 @@ protocol TabletopTask: SendableMetatype {
     /// The scripted expert's action. `slack` (metres) loosens how precisely it lines the gripper
     /// up before it descends (0: the demonstrations' precision).
     func expertAction(gripper: Gripper, slack: Float) -> [Float]
-    /// The expert's action for bringing the scene to the landmarks `subgoal` (another moment of a
-    /// demonstration) and on to the task; tasks without such a teacher act for the task.
-    func expertAction(gripper: Gripper, slack: Float, subgoal: [Vec3]) -> [Float]
     /// ``TabletopLandmarks/count`` points of the scene (metres): where the hand must make contact,
     /// where that thing must go, and a third point the task turns on. Training targets only.
     var landmarks: [Vec3] { get }
     /// Metres still missing to success while it has not succeeded (see ``Demonstrator/shortfall()``).
     var shortfall: Float { get }
-}
-
-extension TabletopTask {
-    func expertAction(gripper: Gripper, slack: Float, subgoal: [Vec3]) -> [Float] { expertAction(gripper: gripper, slack: slack) }
 }
 
 /// The scene's landmarks as the demonstrator hands them out: the same number for every task, so a

@@ -59,25 +59,7 @@ struct Push: TabletopTask {
                             color: Palette.yellow))]
     }
 
-    func expertAction(gripper: Gripper, slack: Float) -> [Float] { pushAction(towards: target, gripper: gripper, slack: slack) }
-
-    /// How far the subgoal's puck must be from the puck before the teacher pushes towards it
-    /// rather than towards the spot: closer, the two directions hardly differ, and aiming at a
-    /// point the puck has nearly reached would make the expert lift off.
-    static let subgoalSlack: Float = 0.02
-
-    /// A plan frame's puck (the subgoal's first point) is where the puck should be by then: when the
-    /// puck has slid off the demonstration's line, the teacher pushes it back towards that point
-    /// (going round it if needed), then on to the spot.
-    func expertAction(gripper: Gripper, slack: Float, subgoal: [Vec3]) -> [Float] {
-        let aim = SIMD2(subgoal[0].x, subgoal[0].y), off = aim - puck
-        guard (off * off).sum().squareRoot() > Self.subgoalSlack else { return expertAction(gripper: gripper, slack: slack) }
-        return pushAction(towards: aim, gripper: gripper, slack: slack)
-    }
-
-    /// Lines the pusher up behind the puck on its line to `target` (above it, never through the
-    /// puck), then pushes along that line; lifts off once the puck is within 8 mm of `target`.
-    private func pushAction(towards target: SIMD2<Float>, gripper: Gripper, slack: Float) -> [Float] {
+    func expertAction(gripper: Gripper, slack: Float) -> [Float] {
         let tip = gripper.position
         let toTarget = target - puck
         let distance = (toTarget * toTarget).sum().squareRoot()
