@@ -55,6 +55,9 @@ public final class EpisodeLoop {
     private var stillSteps = 0
     /// The follower's recent action chunks for this episode (its temporal ensemble).
     var recentChunks = ChunkEnsemble()
+    /// Camera frames the follower looked at (its network's runs; fewer than the steps with
+    /// ``PlanFollower/frameEvery`` above 1).
+    public internal(set) var followerFrames = 0
 
     /// - Parameter planned: episodes that follow plans start by asking for one; expert episodes act at once.
     public init(task: TaskInfo, seed: UInt64, camera: String, first: Observation, rule: ReplanRule = .none, planned: Bool) {

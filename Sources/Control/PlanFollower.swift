@@ -21,6 +21,14 @@ public final class PlanFollower {
     /// 0, the default, is the plain mean (chosen on validation seeds: see the model card); nil
     /// sends the newest chunk's first action alone.
     public var ensembleDecay: Float? = 0
+    /// The follower looks at a fresh camera frame — and runs its network — only every `frameEvery`
+    /// steps (at most its chunk length), and whenever it moved on to another plan frame or plan; in
+    /// between it sends what its recent chunks predicted for the step, the hand's proprioception
+    /// carrying on where the frame left off. 1, the default, decides every step. Frames cost far more
+    /// than steps in MetaWorld (a 64 px frame ~110 ms, a step 0.4 ms).
+    public var frameEvery = 1 {
+        didSet { precondition((1...config.chunk).contains(frameEvery), "a frame every 1 to \(config.chunk) steps (the chunk length)") }
+    }
 
     public init(net: FollowerNet, reachThreshold: Float = 0.5) {
         self.net = net
@@ -29,8 +37,26 @@ public final class PlanFollower {
 
     public var config: FollowerConfig { net.config }
 
-    /// Decisions for episodes that are acting, in one batch.
+    /// Decisions for episodes that are acting, in one batch: the network runs on those that need a
+    /// fresh frame (``frameEvery``); the others carry on with their recent chunks.
     public func decide(_ loops: [EpisodeLoop]) -> [Decision] {
+        let looking = loops.indices.filter { needsFrame(loops[$0]) }
+        let fresh = decideFromFrames(looking.map { loops[$0] })
+        var decisions = [Decision?](repeating: nil, count: loops.count)
+        for (i, decision) in zip(looking, fresh) { decisions[i] = decision }
+        return loops.indices.map { i in
+            decisions[i] ?? Decision(action: loops[i].recentChunks.carryOn(step: loops[i].steps, plan: loops[i].plans.count,
+                                                                             decay: ensembleDecay), reachedGoal: false)
+        }
+    }
+
+    /// A fresh frame is due: none seen for this plan and plan frame yet, or `frameEvery` steps since the last.
+    private func needsFrame(_ loop: EpisodeLoop) -> Bool {
+        guard frameEvery > 1, let last = loop.recentChunks.newest, last.plan == loop.plans.count, last.goal == loop.goal else { return true }
+        return loop.steps - last.step >= frameEvery
+    }
+
+    private func decideFromFrames(_ loops: [EpisodeLoop]) -> [Decision] {
         guard !loops.isEmpty else { return [] }
         let inputs = loops.map { loop -> (frame: RGBImage, goal: RGBImage, next: RGBImage, proprioception: [Float]) in
             guard let (goal, next) = loop.goalFrames else { preconditionFailure("an episode follows no plan yet") }
@@ -41,6 +67,7 @@ public final class PlanFollower {
                 goals: Self.goalPairs(inputs.map { ($0.goal, $0.next) }, side: config.planResolution),
                 proprioception: Tensor(shape: [loops.count, 4], values: inputs.flatMap { FollowerInput.proprioception($0.proprioception) }))
         }
+        for loop in loops { loop.followerFrames += 1 }
         let actionValues = actions.toArray(), logits = reached.toArray()
         let stride = config.chunk * 4
         return (0..<loops.count).map { i in
@@ -54,8 +81,7 @@ public final class PlanFollower {
     /// The action for this step: the chunk's first, or the ensemble of the episode's recent chunks
     /// (kept with the episode, so the follower itself still holds nothing but its network).
     private func ensembled(_ chunk: [[Float]], for loop: EpisodeLoop) -> [Float] {
-        guard let decay = ensembleDecay else { return chunk[0] }
-        return loop.recentChunks.action(step: loop.steps, plan: loop.plans.count, chunk: chunk, decay: decay)
+        loop.recentChunks.action(step: loop.steps, plan: loop.plans.count, goal: loop.goal, chunk: chunk, decay: ensembleDecay)
     }
 
     /// (B, 3, side, side) in [−1, 1].
@@ -100,16 +126,46 @@ public final class PlanFollower {
 /// made k steps ago weighing exp(−decay·k). Chunks made for an earlier plan are dropped.
 /// Measured on validation seeds 4000–4009 (oracle plans): success 35.0 % with the newest chunk
 /// alone, 44.4 % with the plain mean (decay 0), 43.9 % at 0.1, 40.0 % at 1.
+/// With no decay (nil) the newest chunk's action for the step is sent alone.
 struct ChunkEnsemble {
-    private var chunks: [(step: Int, plan: Int, actions: [[Float]])] = []
+    /// The step, plan and plan frame a chunk was predicted at, and its actions.
+    struct Chunk {
+        let step: Int, plan: Int, goal: Int
+        let actions: [[Float]]
+    }
+    private var chunks: [Chunk] = []
 
-    mutating func action(step: Int, plan: Int, chunk: [[Float]], decay: Float) -> [Float] {
-        chunks.removeAll { step - $0.step >= $0.actions.count || $0.step >= step || $0.plan != plan }
-        chunks.append((step, plan, chunk))
-        var sum = [Float](repeating: 0, count: chunk[0].count), total: Float = 0
-        for (made, _, actions) in chunks {
-            let weight = exp(-decay * Float(step - made))
-            for j in sum.indices { sum[j] += weight * actions[step - made][j] }
+    var newest: Chunk? { chunks.last }
+
+    /// Adds the chunk just predicted at `step` and returns the action to send.
+    mutating func action(step: Int, plan: Int, goal: Int, chunk: [[Float]], decay: Float?) -> [Float] {
+        drop(before: step, plan: plan)
+        chunks.removeAll { $0.step >= step }
+        chunks.append(Chunk(step: step, plan: plan, goal: goal, actions: chunk))
+        return mean(step: step, decay: decay)
+    }
+
+    /// The action for `step` from the chunks predicted before it, without a new one (no frame this step).
+    mutating func carryOn(step: Int, plan: Int, decay: Float?) -> [Float] {
+        drop(before: step, plan: plan)
+        precondition(!chunks.isEmpty, "a follower carries on only from a chunk that still covers the step")
+        return mean(step: step, decay: decay)
+    }
+
+    /// Forgets chunks that end before `step` or were made for another plan.
+    private mutating func drop(before step: Int, plan: Int) {
+        chunks.removeAll { step - $0.step >= $0.actions.count || $0.plan != plan }
+    }
+
+    private func mean(step: Int, decay: Float?) -> [Float] {
+        guard let decay else {
+            let last = chunks[chunks.count - 1]
+            return last.actions[step - last.step]
+        }
+        var sum = [Float](repeating: 0, count: chunks[0].actions[0].count), total: Float = 0
+        for chunk in chunks {
+            let weight = exp(-decay * Float(step - chunk.step))
+            for j in sum.indices { sum[j] += weight * chunk.actions[step - chunk.step][j] }
             total += weight
         }
         return sum.map { $0 / total }

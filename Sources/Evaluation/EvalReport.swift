@@ -21,6 +21,9 @@ public struct EvalReport: Codable, Sendable {
         /// Per task, the median shortfall of the failed episodes (metres: how far their scenes ended
         /// from success, ``EpisodeResult/shortfall``); tasks without failures or without shortfalls are absent.
         public var failedShortfall: [String: Double]?
+        /// Camera frames the follower looked at per step (1 unless `--frame-every` is above 1); nil
+        /// in runs before frames were counted.
+        public var framesPerStep: Double?
     }
 
     public var environment: String
@@ -64,12 +67,18 @@ public struct EvalReport: Codable, Sendable {
                        meanReplans: Double(mine.reduce(0) { $0 + $1.replans }) / Double(mine.count),
                        episodesPerMinute: seconds > 0 ? 60 * Double(mine.count) / seconds : 0,
                        meanIterations: Self.meanIterations(arm, mine, settings.iterations),
-                       failedShortfall: Self.failedShortfall(mine))
+                       failedShortfall: Self.failedShortfall(mine), framesPerStep: Self.framesPerStep(mine))
         }
         successByIteration = (0...settings.iterations).compactMap { i in
             let mine = results.filter { $0.arm == "iteration-\(i)" }
             return mine.isEmpty ? nil : rate(mine)
         }
+    }
+
+    static func framesPerStep(_ results: [EpisodeResult]) -> Double? {
+        let counted = results.filter { $0.frames != nil }
+        let steps = counted.reduce(0) { $0 + $1.steps }
+        return counted.isEmpty || steps == 0 ? nil : Double(counted.reduce(0) { $0 + $1.frames! }) / Double(steps)
     }
 
     static func failedShortfall(_ results: [EpisodeResult]) -> [String: Double]? {
@@ -145,10 +154,11 @@ public struct EvalReport: Codable, Sendable {
             out += "\n## Success against refinement iteration\n\n| iteration | success |\n|---|---|\n"
             for (i, rate) in successByIteration.enumerated() { out += "| \(i) | \(rate.text) |\n" }
         }
-        out += "\n## Speed and compute\n\n| method | episodes per minute | mean replans | refinements per plan |\n|---|---|---|---|\n"
+        out += "\n## Speed and compute\n\n| method | episodes per minute | mean replans | refinements per plan | camera frames per step |\n|---|---|---|---|---|\n"
         for arm in arms {
             out += "| \(arm.method) | " + String(format: "%.1f | %.2f | ", arm.episodesPerMinute, arm.meanReplans)
-                + (arm.meanIterations.map { String(format: "%.2f", $0) } ?? "–") + " |\n"
+                + (arm.meanIterations.map { String(format: "%.2f", $0) } ?? "–") + " | "
+                + (arm.framesPerStep.map { String(format: "%.2f", $0) } ?? "–") + " |\n"
         }
         return out
     }

@@ -65,6 +65,8 @@ public struct EpisodeResult: Codable, Sendable, Equatable {
     /// How far the scene ended from success, metres (``Demonstrator/shortfall()``: 0 when it
     /// succeeded); nil where the environment cannot say (MetaWorld) and in runs before it existed.
     public var shortfall: Double?
+    /// Camera frames the follower looked at (`--frame-every`); absent in runs before it was counted.
+    public var frames: Int?
 }
 
 /// What to evaluate.
@@ -340,7 +342,7 @@ public final class EvalRunner {
         return zip(loops, shortfalls).map { loop, shortfall in
             EpisodeResult(arm: arm, task: loop.task.name, camera: loop.camera, seed: loop.seed, success: loop.success,
                           steps: loop.steps, replans: loop.replans, rewinds: loop.rewinds, seconds: seconds, iterations: nil,
-                          shortfall: shortfall)
+                          shortfall: shortfall, frames: loop.followerFrames)
         }
     }
 

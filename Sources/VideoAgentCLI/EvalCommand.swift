@@ -56,6 +56,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The follower averages its overlapping action chunks, the one made k steps ago weighing exp(-decay·k) (0: plain mean).")
     var ensembleDecay: Float = 0
     @Flag(help: "Send the newest action chunk's first action alone (no averaging of chunks).") var noEnsemble = false
+    @Option(help: "The follower looks at a camera frame every this many steps (at most its chunk length, 4) and on each new plan frame; in between it acts from its chunks.")
+    var frameEvery: Int = 1
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Continue an interrupted run in --out.") var resume = false
     @Option(help: ArgumentHelp("Keep every plan executed without replanning, with its outcome: the critic's data.", valueName: "DIR"))
@@ -103,6 +105,11 @@ struct EvalCommand: ParsableCommand {
         loadedFollower.maxStepsPerGoal = maxStepsPerGoal
         loadedFollower.reachThreshold = reachThreshold
         loadedFollower.ensembleDecay = noEnsemble ? nil : ensembleDecay
+        guard (1...loadedFollower.config.chunk).contains(frameEvery) else {
+            throw ValidationError("--frame-every \(frameEvery): the follower predicts \(loadedFollower.config.chunk) actions at a time, so it "
+                + "needs a frame every 1 to \(loadedFollower.config.chunk) steps")
+        }
+        loadedFollower.frameEvery = frameEvery
         let needsModel = chosen.contains { $0 != .oracle && $0 != .oracleReplan }
         if needsModel && !FileManager.default.fileExists(atPath: planModel) {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")

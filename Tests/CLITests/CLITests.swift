@@ -229,6 +229,7 @@ struct ModelCommandTests {
             (["--variants", "oracle,best"], "unknown variant 'best'"),
             (["--variants", "oracle+replan", "--env", "metaworld"], "only the built-in suite can do"),
             (["--ensemble-decay=-1"], "--ensemble-decay must be 0 or more"),
+            (["--frame-every", "3"], "needs a frame every 1 to 2 steps"),
             (["--candidates", "0"], "--candidates"),
             (["--variants", "select+critic", "--tasks", "button-press", "--plan-model", root + "/run/model.safetensors"],
              "the critic variants need a judge"),
