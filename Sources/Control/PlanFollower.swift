@@ -23,9 +23,9 @@ public final class PlanFollower {
     public var ensembleDecay: Float? = 0
     /// The follower looks at a fresh camera frame — and runs its network — only every `frameEvery`
     /// steps (at most its chunk length), and whenever it moved on to another plan frame or plan; in
-    /// between it sends what its recent chunks predicted for the step, the hand's proprioception
-    /// carrying on where the frame left off. 1, the default, decides every step. Frames cost far more
-    /// than steps in MetaWorld (a 64 px frame ~110 ms, a step 0.4 ms).
+    /// between it sends what its recent chunks predicted for the step, open loop. 1, the default,
+    /// decides every step. Frames cost far more than steps in MetaWorld (a 64 px frame ~110 ms, a step
+    /// 0.4 ms); environments still render every step today, so what this saves is the network's runs.
     public var frameEvery = 1 {
         didSet { precondition((1...config.chunk).contains(frameEvery), "a frame every 1 to \(config.chunk) steps (the chunk length)") }
     }
