@@ -8,6 +8,9 @@ import COpenBLAS
 enum BLAS {
     private static let configured: Void = { openblas_set_num_threads(1) }()
 
+    /// The kernel family OpenBLAS chose for this CPU when it loaded ("Prescott", "SkylakeX", "Zen", …).
+    static var coreName: String { String(cString: openblas_get_corename()) }
+
     /// C (m×n) = alpha · op(A) · op(B) + beta · C, with op(A) m×k and op(B) k×n, on this thread.
     /// Leading dimensions are those of the stored (untransposed) row-major matrices.
     @inline(__always)

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Tensor
 
 @main
 struct VideoAgent: AsyncParsableCommand {
@@ -13,4 +15,24 @@ struct VideoAgent: AsyncParsableCommand {
         subcommands: [CollectCommand.self, ShowCommand.self, ExportCommand.self, TrainCommand.self, TrainFollowerCommand.self, EvalCommand.self, ServeCommand.self, DemoCommand.self, AuditCommand.self, PublishModelCommand.self, TrainCriticCommand.self, CritiqueCommand.self,
                       GenerateCommand.self,
                       RefineCommand.self, QualityCommand.self, TopicsCommand.self, BusCommand.self])
+
+    /// Runs the command — after starting again with `OPENBLAS_CORETYPE` set when OpenBLAS chose
+    /// kernels far below what the CPU has (``BLASKernels``; setting the variable yourself turns this off).
+    static func main() async {
+        if let core = BLASKernels.replacement() {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+            // Still here: the new start failed; go on with the kernels already loaded.
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
