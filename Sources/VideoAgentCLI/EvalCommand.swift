@@ -3,6 +3,7 @@ import Control
 import Environments
 import Evaluation
 import Foundation
+import Tensor
 import VideoCritic
 import VideoDiffusion
 
@@ -131,7 +132,8 @@ struct EvalCommand: ParsableCommand {
         settings.descriptiveFeedback = feedback == "descriptive"
         settings.candidates = candidates
         print("eval: \(taskList.count) tasks × \(cameraList.count) cameras × \(seeds) seeds, arms \(settings.arms.joined(separator: ", "))")
-        print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed")")
+        print("follower \(follower) (step \(followerMetadata["step"] ?? "?")); plan model \(needsModel ? planModel : "not needed"); "
+            + "OpenBLAS kernels \(BLASKernels.chosen)")
         let options = environmentOptions
         let runner = try EvalRunner(settings: settings, follower: loadedFollower, planModel: model,
                                     resultsPath: out + "/episodes.jsonl", makeEnvironment: { try options.make(environmentName) },

@@ -27,10 +27,12 @@ for variant in oracle base refine replan refine+replan refine+critic select+crit
   printf '%-14s %5d executions (%d grid episodes) in %6.1f s: %6.1f executions/min\n' "$variant" "$episodes" "$grid" "$seconds" "$rate"
   rows+=("$variant:$episodes:$grid:$seconds")
 done
-python3 - "$cpu" "$seeds" "$cameras" "${rows[@]}" <<'PY' | tee bench/results/eval.json
+# The OpenBLAS kernels the runs used (eval names them; videoagent picks better ones than a fallback to Prescott).
+blas=$(grep -o 'OpenBLAS kernels [A-Za-z0-9]*' "$work/oracle.log" | head -1 | cut -d' ' -f3)
+python3 - "$cpu" "$seeds" "$cameras" "${blas:-unknown}" "${rows[@]}" <<'PY' | tee bench/results/eval.json
 import json, sys
-cpu, seeds, cameras, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-out = {"cpu": cpu, "cores": 2, "grid": f"6 tasks × {cameras} × {seeds} seeds from 9000", "variants": {}}
+cpu, seeds, cameras, blas, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+out = {"cpu": cpu, "cores": 2, "openblas_kernels": blas, "grid": f"6 tasks × {cameras} × {seeds} seeds from 9000", "variants": {}}
 for row in rows:
     variant, executions, grid, seconds = row.split(":")
     seconds = float(seconds)
