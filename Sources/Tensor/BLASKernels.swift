@@ -35,4 +35,13 @@ public enum BLASKernels {
         guard environment["OPENBLAS_CORETYPE"] == nil else { return nil }
         return better(than: chosen, flags: cpuFlags())
     }
+
+    /// Starts this program again, same arguments, with `OPENBLAS_CORETYPE` set when
+    /// ``replacement(environment:)`` gives a family; returns when there is none or the new start
+    /// failed (the kernels already loaded then stay). Call it first in `main`.
+    public static func startAgainIfOutdated() {
+        guard let core = replacement() else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Tensor
 
 @main
@@ -19,11 +18,7 @@ struct VideoAgent: AsyncParsableCommand {
     /// Runs the command — after starting again with `OPENBLAS_CORETYPE` set when OpenBLAS chose
     /// kernels far below what the CPU has (``BLASKernels``; setting the variable yourself turns this off).
     static func main() async {
-        if let core = BLASKernels.replacement() {
-            setenv("OPENBLAS_CORETYPE", core, 1)
-            execv("/proc/self/exe", CommandLine.unsafeArgv)
-            // Still here: the new start failed; go on with the kernels already loaded.
-        }
+        BLASKernels.startAgainIfOutdated()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -4,6 +4,8 @@ import Foundation
 import NN
 import Tensor
 
+BLASKernels.startAgainIfOutdated()
+
 struct Measurement: Codable {
     var name: String
     var seconds: [Double]

@@ -8,6 +8,8 @@ import Tensor
 import VideoDiffusion
 import VideoTestKit
 
+BLASKernels.startAgainIfOutdated()
+
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: String) -> String {
     arguments.firstIndex(of: name).map { arguments[$0 + 1] } ?? fallback
