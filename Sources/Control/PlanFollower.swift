@@ -30,6 +30,15 @@ public final class PlanFollower {
         didSet { precondition((1...config.chunk).contains(frameEvery), "a frame every 1 to \(config.chunk) steps (the chunk length)") }
     }
 
+    /// Sets ``frameEvery`` (`--frame-every`), or says which values this follower allows.
+    public func look(every steps: Int) throws {
+        guard (1...config.chunk).contains(steps) else {
+            throw ControlError("--frame-every \(steps): the follower predicts \(config.chunk) actions at a time, so it needs a frame "
+                + "every 1 to \(config.chunk) steps")
+        }
+        frameEvery = steps
+    }
+
     public init(net: FollowerNet, reachThreshold: Float = 0.5) {
         self.net = net
         self.reachThreshold = reachThreshold

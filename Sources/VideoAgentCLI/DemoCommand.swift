@@ -60,7 +60,8 @@ struct DemoCommand: AsyncParsableCommand {
         learner.steps = options.learnSteps
         let executor = try StageFactory.executor(bus: bus, instance: "demo/executor", followerPath: options.follower,
                                                  robots: (1...robots).map { "robot-\($0)" }, environments: options.environmentOptions,
-                                                 env: options.env, schedule: schedule, rule: options.rule, logger: logger)
+                                                 env: options.env, schedule: schedule, rule: options.rule,
+                                                 frameEvery: options.frameEvery, logger: logger)
         let started = Date()
         let services = [
             Task { try await planner.run() }, Task { try await critic.run() }, Task { try await refiner.run() },

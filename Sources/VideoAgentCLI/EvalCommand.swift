@@ -106,11 +106,7 @@ struct EvalCommand: ParsableCommand {
         loadedFollower.maxStepsPerGoal = maxStepsPerGoal
         loadedFollower.reachThreshold = reachThreshold
         loadedFollower.ensembleDecay = noEnsemble ? nil : ensembleDecay
-        guard (1...loadedFollower.config.chunk).contains(frameEvery) else {
-            throw ValidationError("--frame-every \(frameEvery): the follower predicts \(loadedFollower.config.chunk) actions at a time, so it "
-                + "needs a frame every 1 to \(loadedFollower.config.chunk) steps")
-        }
-        loadedFollower.frameEvery = frameEvery
+        try loadedFollower.look(every: frameEvery)
         let needsModel = chosen.contains { $0 != .oracle && $0 != .oracleReplan }
         if needsModel && !FileManager.default.fileExists(atPath: planModel) {
             throw ValidationError("no plan model at \(planModel); train one with videoagent train, or give --plan-model PATH")

@@ -31,6 +31,8 @@ struct StageOptionGroup: ParsableArguments {
     @Option(help: "With no new plan left, follow the plan again from this many frames back on a stall or after holding its last frame for --stall-steps steps unsolved (0: hold still, the paper's rule).")
     var rewindFrames: Int = 4
     @Option(help: "Rewinds allowed per episode (with --rewind-frames).") var maxRewinds: Int = 3
+    @Option(help: "The follower looks at a camera frame every this many steps (at most its chunk length, 4) and on each new plan frame; in between it acts from its chunks.")
+    var frameEvery: Int = 1
     @OptionGroup var judge: JudgeOptions
     @Option(help: "New successful episodes between the learner's checkpoints.") var learnEvery: Int = 8
     @Option(help: "Finetuning steps per checkpoint.") var learnSteps: Int = 50
@@ -103,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
                     let executor = try StageFactory.executor(
                         bus: messageBus, instance: name, followerPath: options.follower,
                         robots: robots.split(separator: ",").map(String.init), environments: options.environmentOptions,
-                        env: options.env, schedule: schedule, rule: options.rule, logger: logger)
+                        env: options.env, schedule: schedule, rule: options.rule, frameEvery: options.frameEvery, logger: logger)
                     try await executor.run { episode in
                         print("\(episode.episodeID) \(episode.task) \(episode.camera) seed \(episode.seed): "
                             + "\(episode.success ? "success" : "failure") in \(episode.steps) steps, \(episode.replans) replan(s), "

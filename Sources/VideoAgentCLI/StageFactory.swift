@@ -84,11 +84,12 @@ enum StageFactory {
 
     static func executor(bus: MessageBus, instance: String, followerPath: String, robots: [String],
                          environments: EnvironmentOptions, env: String, schedule: [ScheduledEpisode], rule: ReplanRule,
-                         logger: Logger) throws -> ExecutorService {
+                         frameEvery: Int = 1, logger: Logger) throws -> ExecutorService {
         guard FileManager.default.fileExists(atPath: followerPath) else {
             throw ValidationError("no follower at \(followerPath); train one with videoagent train-follower, or give --follower PATH")
         }
         let (follower, _) = try PlanFollower.load(followerPath)
+        try follower.look(every: frameEvery)
         let made = try robots.map { (id: $0, environment: try environments.make(env) as any Environment) }
         return ExecutorService(bus: bus, instance: instance, follower: follower, robots: made, schedule: schedule,
                                environmentName: made.first?.environment.name ?? env, rule: rule, logger: logger)
