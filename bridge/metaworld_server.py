@@ -93,9 +93,15 @@ class Session:
             self.obs, _, terminated, truncated, info = self.env.step(action)
             self.steps += 1
             success = bool(info.get("success", 0.0) > 0.5)
-            return {"ok": True, "proprioception": self.proprioception(), "success": success,
-                    "terminated": bool(terminated) or success, "truncated": bool(truncated) or self.steps >= MAX_STEPS,
-                    "width": self.resolution, "height": self.resolution}, self.frame()
+            reply = {"ok": True, "proprioception": self.proprioception(), "success": success,
+                     "terminated": bool(terminated) or success, "truncated": bool(truncated) or self.steps >= MAX_STEPS}
+            if request.get("frame", True) is False:
+                # The client will not look at this frame: skip the render, the step's dearest part.
+                return {**reply, "rendered": False, "width": 0, "height": 0}, b""
+            return {**reply, "rendered": True, "width": self.resolution, "height": self.resolution}, self.frame()
+        if op == "render":
+            return {"ok": True, "proprioception": self.proprioception(), "width": self.resolution,
+                    "height": self.resolution}, self.frame()
         if op == "expert":
             action = np.clip(self.policy.get_action(self.obs), -1, 1)
             return {"ok": True, "action": [float(v) for v in action]}, b""

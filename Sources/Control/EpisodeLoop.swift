@@ -5,8 +5,8 @@ import Media
 /// One episode as the agent lives it: observe, get a plan when one is needed, act, watch for a
 /// stall and ask for a new plan — the same loop for `collect`, `eval` and the executor service.
 ///
-/// It holds no environment: a driver steps the environment and reports each step here, so a
-/// driver can run many episodes in lockstep and sample their plans in one batch.
+/// It holds no environment: a driver steps the environment (``act(_:in:skippingFrames:)``) and the
+/// step is recorded here, so a driver can run many episodes in lockstep and sample their plans in one batch.
 public final class EpisodeLoop {
     public enum Phase: Equatable, Sendable {
         /// The driver must hand over a plan made from ``observation`` (``receive(_:)``).
@@ -129,6 +129,22 @@ public final class EpisodeLoop {
     public func note(landmarks points: [Float]) {
         precondition(landmarks.count < frames.count, "note(landmarks:) once per frame")
         landmarks.append(points)
+    }
+
+    /// Sends the decision's action to `environment`, records what came back and moves on to the next
+    /// plan frame when the decision says so. With `skippingFrames`, a step the policy will not look at
+    /// goes without a rendered frame (its record repeats the last one) — unless the step turned the
+    /// episode to a new plan, plan frame or rewind, where a frame is rendered after all.
+    public func act(_ decision: Decision, in environment: any Environment, skippingFrames: Bool = false) throws {
+        let before = (plans.count, goal, rewinds, phase)
+        let result = try environment.step(decision.action, frame: !skippingFrames || decision.looksNext)
+        record(action: decision.action, label: decision.label, result: result)
+        if decision.reachedGoal { goalReached() }
+        if !result.rendered && phase != .finished && (plans.count, goal, rewinds, phase) != before {
+            let fresh = try environment.render()
+            observation = fresh
+            frames[frames.count - 1] = fresh.frame
+        }
     }
 
     /// Records one step: the action sent, the expert's action when known, and what came back.

@@ -7,11 +7,15 @@ public struct Decision: Sendable {
     public var label: [Float]?
     /// The goal frame counts as reached: pursue the next one from the next step on.
     public var reachedGoal: Bool
+    /// The policy will look at the camera frame of the next step (false: the environment may skip
+    /// rendering it, ``EpisodeLoop/act(_:in:skippingFrames:)``).
+    public var looksNext: Bool
 
-    public init(action: [Float], label: [Float]? = nil, reachedGoal: Bool = false) {
+    public init(action: [Float], label: [Float]? = nil, reachedGoal: Bool = false, looksNext: Bool = true) {
         self.action = action
         self.label = label
         self.reachedGoal = reachedGoal
+        self.looksNext = looksNext
     }
 }
 
@@ -31,10 +35,7 @@ public enum EpisodeRunner {
             case .needsPlan:
                 loop.receive(try plan(loop))
             case .acting:
-                let decision = try decide(loop)
-                let result = try environment.step(decision.action)
-                loop.record(action: decision.action, label: decision.label, result: result)
-                if decision.reachedGoal { loop.goalReached() }
+                try loop.act(try decide(loop), in: environment)
             }
         }
     }

@@ -25,7 +25,8 @@ public final class PlanFollower {
     /// steps (at most its chunk length), and whenever it moved on to another plan frame or plan; in
     /// between it sends what its recent chunks predicted for the step, open loop. 1, the default,
     /// decides every step. Frames cost far more than steps in MetaWorld (a 64 px frame ~110 ms, a step
-    /// 0.4 ms); environments still render every step today, so what this saves is the network's runs.
+    /// 0.4 ms): a driver may let the environment skip the frames it will not look at
+    /// (``Decision/looksNext``, ``EpisodeLoop/act(_:in:skippingFrames:)``).
     public var frameEvery = 1 {
         didSet { precondition((1...config.chunk).contains(frameEvery), "a frame every 1 to \(config.chunk) steps (the chunk length)") }
     }
@@ -54,8 +55,12 @@ public final class PlanFollower {
         var decisions = [Decision?](repeating: nil, count: loops.count)
         for (i, decision) in zip(looking, fresh) { decisions[i] = decision }
         return loops.indices.map { i in
-            decisions[i] ?? Decision(action: loops[i].recentChunks.carryOn(step: loops[i].steps, plan: loops[i].plans.count,
-                                                                             decay: ensembleDecay), reachedGoal: false)
+            var decision = decisions[i] ?? Decision(action: loops[i].recentChunks.carryOn(step: loops[i].steps, plan: loops[i].plans.count,
+                                                                                        decay: ensembleDecay))
+            // The next step needs a frame when this one moves on to the next plan frame or the chunk's turn is up.
+            let lastLook = loops[i].recentChunks.newest?.step ?? loops[i].steps
+            decision.looksNext = decision.reachedGoal || loops[i].steps + 1 - lastLook >= frameEvery
+            return decision
         }
     }
 

@@ -20,6 +20,16 @@ public protocol Environment: AnyObject {
     /// Applies one action: (dx, dy, dz, grip), each in [−1, 1].
     func step(_ action: [Float]) throws -> StepResult
 
+    /// Applies one action; with `frame` false the environment may leave the camera frame unrendered
+    /// (``StepResult/rendered`` false: the observation holds the last frame rendered and fresh
+    /// proprioception) — where frames cost far more than steps, a policy that will not look at the
+    /// next frame says so. The default renders every step.
+    func step(_ action: [Float], frame: Bool) throws -> StepResult
+
+    /// The current state's observation, rendered now: after a step without a frame, when a frame
+    /// is wanted after all (a new plan to draw, a rewound plan to follow).
+    func render() throws -> Observation
+
     /// Releases what the environment holds (a child process, a connection).
     func close()
 }
@@ -42,6 +52,13 @@ public protocol Demonstrator: AnyObject {
     /// the button's missing travel), 0 once it succeeded; nil when the environment cannot say.
     /// Evaluation and audit only: why a failed episode failed, never a policy's input.
     func shortfall() throws -> Float?
+}
+
+extension Environment {
+    public func step(_ action: [Float], frame: Bool) throws -> StepResult { try step(action) }
+
+    /// Environments that render every step are never asked: their frames are never stale.
+    public func render() throws -> Observation { throw EnvironmentError.cannotRender(name) }
 }
 
 extension Demonstrator {
@@ -104,12 +121,16 @@ public struct StepResult: Sendable {
     public var terminated: Bool
     /// The episode ended because the step limit was reached.
     public var truncated: Bool
+    /// The observation's frame was rendered for this step (false: the last frame rendered, after
+    /// ``Environment/step(_:frame:)`` was told no one would look).
+    public var rendered: Bool
 
-    public init(observation: Observation, success: Bool, terminated: Bool, truncated: Bool) {
+    public init(observation: Observation, success: Bool, terminated: Bool, truncated: Bool, rendered: Bool = true) {
         self.observation = observation
         self.success = success
         self.terminated = terminated
         self.truncated = truncated
+        self.rendered = rendered
     }
 }
 
@@ -121,6 +142,7 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
     case notReset
     case bridge(String)
     case cannotBranch(String)
+    case cannotRender(String)
 
     public var description: String {
         switch self {
@@ -134,6 +156,8 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
         case .cannotBranch(let name):
             return "\(name) cannot set its state aside and put it back, so the expert cannot play on from a policy's states "
                 + "there; collect branches in the built-in suite (--env builtin)"
+        case .cannotRender(let name):
+            return "\(name) renders a frame with every step and cannot render one on demand"
         }
     }
 }

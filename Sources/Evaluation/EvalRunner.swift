@@ -322,10 +322,9 @@ public final class EvalRunner {
             }
             let acting = loops.indices.filter { loops[$0].phase == .acting }
             if acting.isEmpty { break }
+            // A follower that looks only every few steps lets the environments skip the other frames.
             for (i, decision) in zip(acting, follower.decide(acting.map { loops[$0] })) {
-                let result = try environments[i].step(decision.action)
-                loops[i].record(action: decision.action, result: result)
-                if decision.reachedGoal { loops[i].goalReached() }
+                try loops[i].act(decision, in: environments[i], skippingFrames: follower.frameEvery > 1)
             }
         }
         let seconds = Date().timeIntervalSince(t0) / Double(cells.count) + planningSeconds

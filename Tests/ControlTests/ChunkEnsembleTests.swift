@@ -1,6 +1,7 @@
 @testable import Control
 import Environments
 import Foundation
+import Media
 import Testing
 
 /// Temporal ensembling of the follower's action chunks.
@@ -74,4 +75,40 @@ struct ChunkEnsembleTests {
         }
         #expect(looked == [0, 4, 6] && loop.followerFrames == 3)
     }
+
+    @Test("skipping the frames the follower will not look at changes nothing it does; replans and rewinds still get a fresh frame")
+    func skippedFramesChangeNothing() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../models/builtin-follower/model.safetensors").standardizedFileURL.path
+        let (follower, _) = try PlanFollower.load(path)
+        try follower.look(every: 3)
+        // Short stalls and few steps, so that replans and rewinds happen within the episode.
+        let rule = ReplanRule(stallSteps: 5, maxReplans: 2, rewindFrames: 2, maxRewinds: 2)
+        func run(skipping: Bool) throws -> (EpisodeLoop, plansMadeFrom: [[UInt8]]) {
+            let environment = TabletopEnvironment(maxSteps: 120)
+            let collector = Collector(environment: TabletopEnvironment(), resolution: 64, planResolution: 32)
+            let plan = try collector.demonstrationPlan(task: "push", camera: "corner", seed: 5003)
+            let first = try environment.reset(task: "push", seed: 5003, camera: "corner", resolution: 64)
+            let loop = EpisodeLoop(task: environment.tasks.first { $0.name == "push" }!, seed: 5003, camera: "corner", first: first,
+                                   rule: rule, planned: true)
+            var plansMadeFrom: [[UInt8]] = []
+            while loop.phase != .finished {
+                if loop.phase == .needsPlan {
+                    plansMadeFrom.append(loop.observation.frame.pixels)
+                    loop.receive(plan)
+                    continue
+                }
+                try loop.act(follower.decide([loop])[0], in: environment, skippingFrames: skipping)
+            }
+            return (loop, plansMadeFrom)
+        }
+        let (rendered, plansA) = try run(skipping: false)
+        let (skipped, plansB) = try run(skipping: true)
+        #expect(rendered.actions == skipped.actions && rendered.end == skipped.end)
+        #expect(plansA == plansB && plansA.count >= 2, "\(plansA.count) plans")
+        #expect(skipped.rewinds == rendered.rewinds && skipped.followerFrames == rendered.followerFrames)
+        let stale = zip(rendered.frames, skipped.frames).filter { $0.pixels != $1.pixels }.count
+        #expect(stale > rendered.frames.count / 3, "\(stale) of \(rendered.frames.count) frames left unrendered")
+    }
 }
+

@@ -24,6 +24,9 @@ struct BridgeTests {
         var first: Observation
         var last: Observation
         var again: Observation
+        /// A step without a frame after `last`, then the state rendered on demand.
+        var quiet: StepResult
+        var drawn: Observation
         var unknownTask: Result<Observation, any Error>
         var outOfRange: Result<StepResult, any Error>
     }
@@ -40,9 +43,11 @@ struct BridgeTests {
             let first = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
             var last = first
             for _ in 0..<5 { last = try env.step(try expert.action()).observation }
+            let quiet = try env.step(try expert.action(), frame: false)
+            let drawn = try env.render()
             // The same seed gives the same first frame.
             let again = try env.reset(task: "button-press-topdown", seed: 3, camera: "corner", resolution: 48)
-            return Session(tasks: env.tasks, cameras: env.cameras, first: first, last: last, again: again,
+            return Session(tasks: env.tasks, cameras: env.cameras, first: first, last: last, again: again, quiet: quiet, drawn: drawn,
                            unknownTask: Result { try env.reset(task: "juggle", seed: 0, camera: "corner", resolution: 48) },
                            outOfRange: Result { try env.step([2, 0, 0, 0]) })
         }
@@ -51,6 +56,10 @@ struct BridgeTests {
         #expect(seen.first.proprioception.count == 4)
         #expect(seen.last.proprioception != seen.first.proprioception, "the expert did not move the arm")
         #expect(seen.again.frame == seen.first.frame)
+        // A step without a frame: the server skipped the render, the proprioception is fresh; render() draws it.
+        #expect(!seen.quiet.rendered && seen.quiet.observation.frame == seen.last.frame)
+        #expect(seen.quiet.observation.proprioception != seen.last.proprioception)
+        #expect(seen.drawn.frame.width == 48 && seen.drawn.proprioception == seen.quiet.observation.proprioception)
         #expect(throws: EnvironmentError.self) { try seen.unknownTask.get() }
         #expect(throws: EnvironmentError.self) { try seen.outOfRange.get() }
     }

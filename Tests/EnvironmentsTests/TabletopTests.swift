@@ -76,6 +76,20 @@ struct TabletopTests {
         #expect(end[3] == start[3] && end[4] == start[4], "the target spot does not move")
     }
 
+    @Test("a step without a frame keeps the last one and fresh proprioception; render() then draws the state as a step would")
+    func stepsWithoutFrames() throws {
+        let skipping = TabletopEnvironment(), rendering = TabletopEnvironment()
+        let first = try skipping.reset(task: "push", seed: 4, camera: "corner", resolution: 32)
+        _ = try rendering.reset(task: "push", seed: 4, camera: "corner", resolution: 32)
+        let action: [Float] = [0.5, 0.5, -0.5, 1]
+        let quiet = try skipping.step(action, frame: false)
+        let drawn = try rendering.step(action)
+        #expect(!quiet.rendered && drawn.rendered)
+        #expect(quiet.observation.frame.pixels == first.frame.pixels && drawn.observation.frame.pixels != first.frame.pixels)
+        #expect(quiet.observation.proprioception == drawn.observation.proprioception)
+        #expect(try skipping.render().frame.pixels == drawn.observation.frame.pixels)
+    }
+
     @Test("the shortfall is positive at the start, shrinks under the expert and is 0 once it succeeded", arguments: taskNames)
     func shortfall(task: String) throws {
         let env = TabletopEnvironment()

@@ -19,6 +19,8 @@ public final class BridgeEnvironment: DemonstrableEnvironment {
     private let process: Process?
     private let socketDescriptor: Int32?
     private let stderrTail: StderrTail?
+    /// The last frame received, handed out again by steps the server left unrendered.
+    private var lastFrame: RGBImage?
 
     /// Starts `bridge/metaworld_server.py` with `python` and talks to it over its standard streams.
     /// - Parameters:
@@ -116,13 +118,29 @@ public final class BridgeEnvironment: DemonstrableEnvironment {
         return try observation(reply)
     }
 
-    public func step(_ action: [Float]) throws -> StepResult {
+    public func step(_ action: [Float]) throws -> StepResult { try step(action, frame: true) }
+
+    /// Without `frame`, asks the server to leave the frame unrendered (`"frame": false`); a server
+    /// that renders anyway (an older one) is fine: its frame is used.
+    public func step(_ action: [Float], frame: Bool) throws -> StepResult {
         try validate(action)
-        let reply = try channel.request(["op": "step", "action": action.map(Double.init)])
-        return StepResult(observation: try observation(reply), success: reply.header["success"] as? Bool ?? false,
+        var request: [String: Any] = ["op": "step", "action": action.map(Double.init)]
+        if !frame { request["frame"] = false }
+        let reply = try channel.request(request)
+        let rendered = reply.header["rendered"] as? Bool ?? true
+        let observation: Observation
+        if rendered {
+            observation = try self.observation(reply)
+        } else {
+            guard let lastFrame else { throw EnvironmentError.bridge("\(channel.describePeer()) left a frame unrendered before any frame came") }
+            observation = Observation(frame: lastFrame, proprioception: Self.proprioception(reply.header))
+        }
+        return StepResult(observation: observation, success: reply.header["success"] as? Bool ?? false,
                           terminated: reply.header["terminated"] as? Bool ?? false,
-                          truncated: reply.header["truncated"] as? Bool ?? false)
+                          truncated: reply.header["truncated"] as? Bool ?? false, rendered: rendered)
     }
+
+    public func render() throws -> Observation { try observation(try channel.request(["op": "render"])) }
 
     /// MetaWorld's scripted policies have their own precision; `slack` does not apply to them.
     public func makeDemonstrator(slack: Float) -> any Demonstrator { BridgeDemonstrator(environment: self) }
@@ -150,8 +168,13 @@ public final class BridgeEnvironment: DemonstrableEnvironment {
         guard let width = reply.header["width"] as? Int, let height = reply.header["height"] as? Int,
               reply.body.count == width * height * 3
         else { throw EnvironmentError.bridge("\(channel.describePeer()) sent a frame that does not match its size") }
-        let proprioception = (reply.header["proprioception"] as? [Double] ?? []).map(Float.init)
-        return Observation(frame: RGBImage(width: width, height: height, pixels: reply.body), proprioception: proprioception)
+        let frame = RGBImage(width: width, height: height, pixels: reply.body)
+        lastFrame = frame
+        return Observation(frame: frame, proprioception: Self.proprioception(reply.header))
+    }
+
+    private static func proprioception(_ header: [String: Any]) -> [Float] {
+        (header["proprioception"] as? [Double] ?? []).map(Float.init)
     }
 }
 

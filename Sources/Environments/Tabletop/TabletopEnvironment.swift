@@ -24,6 +24,8 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
     private var resolution = 64
     private var steps = 0
     private let renderer = Renderer()
+    /// The last frame rendered, handed out again by steps without a frame.
+    private var lastFrame: RGBImage?
 
     public init(maxSteps: Int = 200) { self.maxSteps = maxSteps }
 
@@ -43,7 +45,9 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return observe()
     }
 
-    public func step(_ action: [Float]) throws -> StepResult {
+    public func step(_ action: [Float]) throws -> StepResult { try step(action, frame: true) }
+
+    public func step(_ action: [Float], frame: Bool) throws -> StepResult {
         guard var task else { throw EnvironmentError.notReset }
         try validate(action)
         let previous = gripper
@@ -52,15 +56,22 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         self.task = task
         steps += 1
         let success = task.isSuccess
-        return StepResult(observation: observe(), success: success, terminated: success, truncated: !success && steps >= maxSteps)
+        let observation = frame ? observe() : Observation(frame: lastFrame!, proprioception: proprioception)
+        return StepResult(observation: observation, success: success, terminated: success, truncated: !success && steps >= maxSteps,
+                          rendered: frame)
+    }
+
+    public func render() throws -> Observation {
+        guard task != nil else { throw EnvironmentError.notReset }
+        return observe()
     }
 
     public func makeDemonstrator(slack: Float) -> any Demonstrator { TabletopDemonstrator(environment: self, slack: slack) }
 
     public func branch<T>(_ body: () throws -> T) throws -> T {
-        // Tasks and the gripper are values: copying them is the whole snapshot.
-        let saved = (task, gripper, steps)
-        defer { (task, gripper, steps) = saved }
+        // Tasks and the gripper are values: copying them (and the last frame) is the whole snapshot.
+        let saved = (task, gripper, steps, lastFrame)
+        defer { (task, gripper, steps, lastFrame) = saved }
         steps = 0
         return try body()
     }
@@ -93,8 +104,13 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         scene.append(shadow(x: gripper.position.x, y: gripper.position.y, radius: 0.03, height: gripper.position.z))
         scene += gripper.primitives()
         let frame = renderer.render(scene, camera: camera, resolution: resolution)
+        lastFrame = frame
+        return Observation(frame: frame, proprioception: proprioception)
+    }
+
+    private var proprioception: [Float] {
         let p = gripper.position
-        return Observation(frame: frame, proprioception: [p.x, p.y, p.z, gripper.opening])
+        return [p.x, p.y, p.z, gripper.opening]
     }
 
     /// The viewpoints: two front corners, the back, and straight down.

@@ -165,10 +165,9 @@ public final class ExecutorService: @unchecked Sendable {
             let acting = robots.filter { $0.loop?.phase == .acting }
             if !acting.isEmpty {
                 idle = false
+                // Every frame is rendered: the trajectory's frames are what the learner learns from.
                 for (robot, decision) in zip(acting, follower.decide(acting.map { $0.loop! })) {
-                    let result = try robot.environment.step(decision.action)
-                    robot.loop!.record(action: decision.action, result: result)
-                    if decision.reachedGoal { robot.loop!.goalReached() }
+                    try robot.loop!.act(decision, in: robot.environment)
                 }
             }
             var trajectories: [OutgoingRecord] = []
