@@ -134,13 +134,14 @@ public final class EpisodeLoop {
     /// Sends the decision's action to `environment`, records what came back and moves on to the next
     /// plan frame when the decision says so. With `skippingFrames`, a step the policy will not look at
     /// goes without a rendered frame (its record repeats the last one) — unless the step turned the
-    /// episode to a new plan, plan frame or rewind, where a frame is rendered after all.
+    /// episode to a new plan, plan frame or rewind, or ended it (the record keeps how it ended), where
+    /// a frame is rendered after all.
     public func act(_ decision: Decision, in environment: any Environment, skippingFrames: Bool = false) throws {
         let before = (plans.count, goal, rewinds, phase)
         let result = try environment.step(decision.action, frame: !skippingFrames || decision.looksNext)
         record(action: decision.action, label: decision.label, result: result)
         if decision.reachedGoal { goalReached() }
-        if !result.rendered && phase != .finished && (plans.count, goal, rewinds, phase) != before {
+        if !result.rendered && (plans.count, goal, rewinds, phase) != before {
             let fresh = try environment.render()
             observation = fresh
             frames[frames.count - 1] = fresh.frame
