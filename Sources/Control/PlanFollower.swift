@@ -27,11 +27,9 @@ public final class PlanFollower {
     /// decides every step. Frames cost far more than steps in MetaWorld (a 64 px frame ~110 ms, a step
     /// 0.4 ms): a driver may let the environment skip the frames it will not look at
     /// (``Decision/looksNext``, ``EpisodeLoop/act(_:in:skippingFrames:)``).
-    public var frameEvery = 1 {
-        didSet { precondition((1...config.chunk).contains(frameEvery), "a frame every 1 to \(config.chunk) steps (the chunk length)") }
-    }
+    public private(set) var frameEvery = 1
 
-    /// Sets ``frameEvery`` (`--frame-every`), or says which values this follower allows.
+    /// Sets ``frameEvery`` (`--frame-every`; 1 to the chunk length), or says which values this follower allows.
     public func look(every steps: Int) throws {
         guard (1...config.chunk).contains(steps) else {
             throw ControlError("--frame-every \(steps): the follower predicts \(config.chunk) actions at a time, so it needs a frame "

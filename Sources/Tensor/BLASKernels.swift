@@ -15,8 +15,10 @@ public enum BLASKernels {
     /// The family to ask for instead of `chosen`, or nil to keep it: only when OpenBLAS fell back to
     /// Prescott on a CPU whose `flags` (as /proc/cpuinfo lists them) show AVX-512 (SkylakeX's kernels)
     /// or AVX2 with FMA (Haswell's).
-    public static func better(than chosen: String, flags: Set<String>) -> String? {
+    public static func better(than chosen: String, flags: @autoclosure () -> Set<String>) -> String? {
         guard chosen.lowercased() == "prescott" else { return nil }
+        // Read only when it matters: every start of videoagent asks.
+        let flags = flags()
         if flags.isSuperset(of: ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"]) { return "SkylakeX" }
         if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
         return nil

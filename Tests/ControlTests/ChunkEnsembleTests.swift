@@ -56,7 +56,7 @@ struct ChunkEnsembleTests {
         config.chunk = 4
         let follower = PlanFollower(net: try FollowerNet(config: config))
         follower.ensembleDecay = nil
-        follower.frameEvery = 4
+        try follower.look(every: 4)
         let environment = TabletopEnvironment(maxSteps: 40)
         let collector = Collector(environment: environment, resolution: config.resolution, planResolution: config.planResolution)
         let plan = try collector.demonstrationPlan(task: "button-press", camera: "corner", seed: 3)
