@@ -43,6 +43,8 @@ public final class EpisodeLoop {
 
     // What happened, for the episode's record.
     public private(set) var frames: [RGBImage]
+    /// The wrist camera's frames, one per frame, when the environment has one attached.
+    public private(set) var wristFrames: [RGBImage]
     public private(set) var proprioception: [[Float]]
     public private(set) var actions: [[Float]] = []
     /// The expert's action at each step, when the driver knows it (training data).
@@ -67,6 +69,7 @@ public final class EpisodeLoop {
         self.rule = rule
         observation = first
         frames = [first.frame]
+        wristFrames = first.wrist.map { [$0] } ?? []
         proprioception = [first.proprioception]
         phase = planned ? .needsPlan : .acting
     }
@@ -145,6 +148,7 @@ public final class EpisodeLoop {
             let fresh = try environment.render()
             observation = fresh
             frames[frames.count - 1] = fresh.frame
+            if let wrist = fresh.wrist, wristFrames.count == frames.count { wristFrames[wristFrames.count - 1] = wrist }
         }
     }
 
@@ -158,6 +162,7 @@ public final class EpisodeLoop {
         stepsOnGoal += 1
         observation = result.observation
         frames.append(result.observation.frame)
+        if let wrist = result.observation.wrist { wristFrames.append(wrist) }
         proprioception.append(result.observation.proprioception)
         if result.success {
             finish(.success)
@@ -198,14 +203,15 @@ public final class EpisodeLoop {
         phase = .finished
     }
 
-    /// The episode as a dataset record, with its frames and its plans' frames.
+    /// The episode as a dataset record, with its frames and its plans' frames (its wrist frames are ``wristFrames``).
     public func record(environment: String, resolution: Int, policy: String) -> (EpisodeRecord, [RGBImage], [[RGBImage]]) {
-        let record = EpisodeRecord(
+        var record = EpisodeRecord(
             environment: environment, task: task.name, instruction: task.instruction, camera: camera, seed: seed,
             resolution: resolution, success: success, steps: steps, frameCount: frames.count, actions: actions,
             proprioception: proprioception, policy: policy, labels: labels.count == steps && labels != actions ? labels : nil,
             plans: plans.isEmpty ? nil : plans.map { .init(step: $0.step, frameCount: $0.plan.frames.count, source: $0.plan.source) },
             goals: plans.isEmpty ? nil : goals, landmarks: landmarks.count == frames.count ? landmarks : nil)
+        if wristFrames.count == frames.count, let first = wristFrames.first { record.wristResolution = first.width }
         return (record, frames, plans.map(\.plan.frames))
     }
 }

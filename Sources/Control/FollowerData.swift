@@ -18,6 +18,8 @@ public final class FollowerData {
         /// Camera frames at the follower's resolution, and at the plan resolution (hindsight goals).
         let frames: [RGBImage]
         let small: [RGBImage]
+        /// The wrist camera's frames at the follower's wrist resolution (empty for a follower without one).
+        let wrist: [RGBImage]
         let proprioception: [[Float]]
         let labels: [[Float]]
         /// Plans followed (plan-resolution frames) with the step each was made at, and the goal per step.
@@ -61,13 +63,22 @@ public final class FollowerData {
         var loaded: [Episode] = []
         for (i, (reader, folder, record)) in found.enumerated() {
             let frames = try reader.frames(in: folder, count: record.frameCount)
+            var wrist: [RGBImage] = []
+            if config.wrist > 0 {
+                guard record.wristResolution != nil else {
+                    throw ControlError("\(folder) has no wrist camera frames; a follower with a wrist camera learns from data "
+                        + "collected with one: videoagent collect --wrist-camera \(config.wrist)")
+                }
+                wrist = try reader.wristFrames(in: folder, count: record.frameCount)
+                    .map { $0.resized(width: config.wrist, height: config.wrist) }
+            }
             let plans = try (record.plans ?? []).enumerated().map { p, stored in
                 (stored.step, try reader.planFrames(in: folder, plan: p, count: stored.frameCount)
                     .map { $0.resized(width: config.planResolution, height: config.planResolution) })
             }
             loaded.append(Episode(
                 frames: frames.map { $0.resized(width: config.resolution, height: config.resolution) },
-                small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) },
+                small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) }, wrist: wrist,
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
                 pacedGoals: record.policy == "expert+model-plans",
                 landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil },
@@ -127,6 +138,8 @@ public final class FollowerData {
         /// the mask (0 where the dataset has none). Empty (B, 0) for a follower without the head.
         public let landmarks: Tensor
         public let landmarkMask: Tensor
+        /// (B, 3, W, W): the wrist camera's frames, for a follower that has one.
+        public let wrist: Tensor?
     }
 
     /// Augmentation: the camera frame shifted by up to `shift` pixels; goal frames shifted by one
@@ -162,6 +175,8 @@ public final class FollowerData {
         var hands: [Float] = [], handMask: [Float] = []
         let landmarkWidth = 3 * config.landmarks
         var landmarks: [Float] = [], landmarkMask: [Float] = []
+        var wrist: [Float] = []
+        let w = config.wrist
         frames.reserveCapacity(size * 3 * r * r)
         goals.reserveCapacity(size * 6 * p * p)
         for _ in 0..<size {
@@ -176,6 +191,8 @@ public final class FollowerData {
             let t = episode.samples[pick]
             let (goal, next, reachedTarget, shown) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
             frames += Self.shifted(episode.frames[t].planarSigned(), side: r, by: augmentation.shift, rng: &rng)
+            // The wrist camera is fixed to the hand: a pixel of shift, not the scene camera's two.
+            if w > 0 { wrist += Self.shifted(episode.wrist[t].planarSigned(), side: w, by: min(1, augmentation.shift), rng: &rng) }
             for image in [goal, next] {
                 var values = Self.shifted(image.planarSigned(), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
                 if rng.uniform() < augmentation.goalBlur { values = Self.blurred(values, side: p) }
@@ -217,7 +234,8 @@ public final class FollowerData {
                      reached: Tensor(shape: [size], values: reached), reachedMask: Tensor(shape: [size], values: reachedMask),
                      hands: Tensor(shape: [size, 8], values: hands), handMask: Tensor(shape: [size, 8], values: handMask),
                      landmarks: Tensor(shape: [size, landmarkWidth], values: landmarks),
-                     landmarkMask: Tensor(shape: [size, landmarkWidth], values: landmarkMask))
+                     landmarkMask: Tensor(shape: [size, landmarkWidth], values: landmarkMask),
+                     wrist: w > 0 ? Tensor(shape: [size, 3, w, w], values: wrist) : nil)
     }
 
     /// The goal frame, the plan frame after it, whether the goal counts as reached (nil: unknown),

@@ -20,9 +20,11 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     /// ignores the prediction. 0 = no such head (the default: with it the follower scored higher but
     /// followed other tasks' plans less, see the follower's model card).
     public var landmarks = 0
+    /// Pixels of the wrist camera's frames the follower also sees (``WristEncoder``); 0 = no wrist camera.
+    public var wrist = 0
 
     public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256,
-                handEstimate: Bool = true, landmarks: Int = 0) {
+                handEstimate: Bool = true, landmarks: Int = 0, wrist: Int = 0) {
         self.resolution = resolution
         self.planResolution = planResolution
         self.chunk = chunk
@@ -30,9 +32,10 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         self.hidden = hidden
         self.handEstimate = handEstimate
         self.landmarks = landmarks
+        self.wrist = wrist
     }
 
-    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate, landmarks }
+    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate, landmarks, wrist }
 
     public init(from decoder: any Decoder) throws {
         // Followers saved before the hand estimator existed have none.
@@ -44,6 +47,7 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         hidden = try c.decode(Int.self, forKey: .hidden)
         handEstimate = try c.decodeIfPresent(Bool.self, forKey: .handEstimate) ?? false
         landmarks = try c.decodeIfPresent(Int.self, forKey: .landmarks) ?? 0
+        wrist = try c.decodeIfPresent(Int.self, forKey: .wrist) ?? 0
     }
 
     /// A small configuration for tests.
@@ -54,6 +58,9 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
             throw ControlError("the follower's resolution \(resolution) must be 1×, 2× or 4× its plan resolution \(planResolution)")
         }
         guard resolution % 4 == 0, chunk >= 1, width >= 1, hidden >= 1, landmarks >= 0 else { throw ControlError("invalid follower configuration \(self)") }
+        guard wrist == 0 || (wrist >= 8 && wrist % 4 == 0) else {
+            throw ControlError("the follower's wrist camera resolution \(wrist) must be 0 (none) or a multiple of 4 from 8 pixels")
+        }
     }
 }
 
@@ -65,7 +72,9 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
 /// (chunk × 4, tanh) and the logit of "this goal frame is reached". With ``FollowerConfig/handEstimate``
 /// a ``HandEstimator`` reads the hand in both plan frames; its estimates (not its gradients: it
 /// learns from proprioception labels alone) join the MLP's input with their difference to the
-/// robot's own hand.
+/// robot's own hand. With ``FollowerConfig/wrist`` a ``WristEncoder`` reads the wrist camera's frame;
+/// its keypoints enter the first hidden layer through a layer of their own that starts at zero, so a
+/// follower trained without a wrist camera can be given one and go on from exactly where it was.
 public final class FollowerNet: Module {
     public let config: FollowerConfig
     let conv1: Conv2d
@@ -80,6 +89,7 @@ public final class FollowerNet: Module {
     let reachedHead: Linear
     let landmarkHead: Linear?
     let hand: HandEstimator?
+    let wrist: WristEncoder?
 
     public init(config: FollowerConfig, seed: UInt64 = 0) throws {
         try config.validate()
@@ -97,18 +107,22 @@ public final class FollowerNet: Module {
         reachedHead = Linear(config.hidden, 1, rng: &rng)
         hand = config.handEstimate ? HandEstimator(width: max(8, w / 2), hidden: config.hidden / 2, rng: &rng) : nil
         landmarkHead = config.landmarks > 0 ? Linear(config.hidden, 3 * config.landmarks, rng: &rng) : nil
+        // Made last, so a follower without one draws the same initial weights as before.
+        wrist = config.wrist > 0 ? WristEncoder(width: max(8, w / 2), hidden: config.hidden, rng: &rng) : nil
     }
 
     /// - Parameters:
     ///   - frame: (B, 3, R, R) in [−1, 1].
     ///   - goals: (B, 6, P, P) in [−1, 1]: the goal frame and the next plan frame.
     ///   - proprioception: (B, 4), normalised by ``FollowerInput/proprioception(_:)``.
+    ///   - wrist: (B, 3, W, W) in [−1, 1], the wrist camera's frames, for a follower that has one.
     /// - Returns: actions (B, chunk, 4) in [−1, 1], reached logits (B), with a hand estimator the
     ///   hands it reads in the goal frame and the next one (B, 8), and with a landmark head the scene's
     ///   key points relative to the hand (B, 3 × landmarks), else nil.
-    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor)
+    public func callAsFunction(frame: Tensor, goals: Tensor, proprioception: Tensor, wrist wristFrames: Tensor? = nil)
         -> (actions: Tensor, reached: Tensor, hands: Tensor?, landmarks: Tensor?)
     {
+        precondition((wrist == nil) == (wristFrames == nil), "a follower with a wrist camera needs its frames, one without none")
         let b = frame.shape[0]
         // (B, 6, P, P) is, in memory, (2B, 3, P, P): each sample's goal frame, then its next frame.
         let hands = hand.map { $0(goals.reshaped([2 * b, 3, config.planResolution, config.planResolution])).reshaped([b, 8]) }
@@ -124,11 +138,46 @@ public final class FollowerNet: Module {
             let goalHand = estimates.slice(axis: 1, start: 0, length: 4)
             h = Tensor.concat([h, estimates, goalHand - proprioception], axis: 1)  // (B, 4w + 16)
         }
-        h = fc1(h).relu()
+        h = fc1(h)
+        if let wrist, let wristFrames { h = h + wrist(wristFrames) }
+        h = h.relu()
         let landmarks = landmarkHead.map { $0(h) }
         h = fc2(h).relu()
         let actions = actionHead(h).tanh().reshaped([b, config.chunk, 4])
         return (actions, reachedHead(h).reshaped([b]), hands, landmarks)
+    }
+}
+
+/// Reads the wrist camera's frame: three convolutions → spatial soft-argmax keypoints (where the
+/// puck, handle or block lies relative to the fingertips, with sub-pixel precision) → a contribution
+/// to the policy's first hidden layer. That last layer starts at zero: added to a trained follower,
+/// it changes nothing until training finds a use for it.
+public final class WristEncoder: Module {
+    let conv1: Conv2d
+    let norm1: GroupNorm
+    let conv2: Conv2d
+    let norm2: GroupNorm
+    let conv3: Conv2d
+    let keypoints = SpatialSoftmax()
+    let output: Linear
+
+    public init(width: Int, hidden: Int, rng: inout SeededRNG) {
+        conv1 = Conv2d(3, width, kernel: 3, stride: 2, rng: &rng)
+        norm1 = GroupNorm(groups: min(8, width), channels: width)
+        conv2 = Conv2d(width, 2 * width, kernel: 3, stride: 2, rng: &rng)
+        norm2 = GroupNorm(groups: min(8, 2 * width), channels: 2 * width)
+        conv3 = Conv2d(2 * width, 2 * width, kernel: 3, stride: 1, rng: &rng)
+        output = Linear(4 * width, hidden, rng: &rng)
+        for tensor in [output.weight] + (output.bias.map { [$0] } ?? []) {
+            tensor.withMutableValues { $0.update(repeating: 0) }
+        }
+    }
+
+    /// (B, 3, W, W) frames in [−1, 1] → (B, hidden), added to the policy's first hidden layer.
+    public func callAsFunction(_ frames: Tensor) -> Tensor {
+        var x = norm1(conv1(frames)).relu()
+        x = norm2(conv2(x)).relu()
+        return output(keypoints(conv3(x)))
     }
 }
 

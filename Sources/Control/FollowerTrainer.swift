@@ -89,9 +89,21 @@ public final class FollowerTrainer {
     /// Starts a new run from a saved follower's weights (fine-tuning, or training longer than a
     /// finished run's schedule allowed): the network and its average begin there, the optimiser
     /// and the learning-rate schedule start afresh.
-    public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions) throws {
-        try self.init(config: follower.net.config, options: options)
-        try net.load(weightsOf: follower.net)
+    ///
+    /// With `wrist` (pixels) a follower trained without a wrist camera gets one: its ``WristEncoder``
+    /// starts fresh, its output at zero, so the follower begins acting exactly as the one it starts from.
+    public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions, wrist: Int? = nil) throws {
+        var config = follower.net.config
+        if let wrist, wrist != config.wrist {
+            guard config.wrist == 0 else {
+                throw ControlError("the follower already has a \(config.wrist)-pixel wrist camera; fine-tune it without --wrist")
+            }
+            config.wrist = wrist
+        }
+        try self.init(config: config, options: options)
+        var tensors = Dictionary(uniqueKeysWithValues: follower.net.namedTensors().map { ($0.name, $0.tensor) })
+        for (name, tensor) in net.namedTensors() where tensors[name] == nil && name.hasPrefix("wrist.") { tensors[name] = tensor }
+        try net.load(tensors)
         average.reset(to: net.parameters())
     }
 
@@ -109,7 +121,8 @@ public final class FollowerTrainer {
     public func trainStep(data: FollowerData) throws -> FollowerLosses {
         let batch = data.batch(size: options.batchSize, augmentation: options.augmentation, rng: &rng)
         net.zeroGrad()
-        let (actions, logits, hands, landmarks) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
+        let (actions, logits, hands, landmarks) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception,
+                                                      wrist: batch.wrist)
         let actionLoss = ((actions - batch.actions).square() * batch.actionMask).sum() * (1 / max(1, batch.actionMask.sum().item))
         // Binary cross-entropy with logits, only where "reached" is known.
         let perSample = logits.relu() - logits * batch.reached + ((logits.abs() * -1).exp() + 1).log()

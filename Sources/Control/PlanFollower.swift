@@ -45,6 +45,12 @@ public final class PlanFollower {
 
     public var config: FollowerConfig { net.config }
 
+    /// Attaches the wrist camera this follower was trained with (none: takes any away), or says
+    /// why `environment` cannot run it.
+    public func prepare(_ environment: any Environment) throws {
+        try environment.attachWristCamera(resolution: config.wrist)
+    }
+
     /// Decisions for episodes that are acting, in one batch: the network runs on those that need a
     /// fresh frame (``frameEvery``); the others carry on with their recent chunks.
     public func decide(_ loops: [EpisodeLoop]) -> [Decision] {
@@ -74,10 +80,19 @@ public final class PlanFollower {
             guard let (goal, next) = loop.goalFrames else { preconditionFailure("an episode follows no plan yet") }
             return (loop.observation.frame, goal, next, loop.observation.proprioception)
         }
+        var wrist: Tensor?
+        if config.wrist > 0 {
+            // Checked when the environment is set up (``prepare(_:)``): an observation without one is a driver's bug.
+            wrist = Self.frames(loops.map { loop in
+                guard let frame = loop.observation.wrist else { preconditionFailure("this follower needs the wrist camera's frames") }
+                return frame
+            }, side: config.wrist)
+        }
         let (actions, reached, _, _) = withoutGrad {
             net(frame: Self.frames(inputs.map(\.frame), side: config.resolution),
                 goals: Self.goalPairs(inputs.map { ($0.goal, $0.next) }, side: config.planResolution),
-                proprioception: Tensor(shape: [loops.count, 4], values: inputs.flatMap { FollowerInput.proprioception($0.proprioception) }))
+                proprioception: Tensor(shape: [loops.count, 4], values: inputs.flatMap { FollowerInput.proprioception($0.proprioception) }),
+                wrist: wrist)
         }
         for loop in loops { loop.followerFrames += 1 }
         let actionValues = actions.toArray(), logits = reached.toArray()

@@ -41,6 +41,11 @@ public struct DatasetReader: Sendable {
         try (0..<count).map { try PNG.read(folder + "/" + EpisodeRecord.frameName($0)) }
     }
 
+    /// The wrist camera's frames of an episode that has them (``EpisodeRecord/wristResolution``).
+    public func wristFrames(in folder: String, count: Int) throws -> [RGBImage] {
+        try (0..<count).map { try PNG.read(folder + "/" + EpisodeRecord.wristFrameName($0)) }
+    }
+
     public func summary() throws -> CollectionSummary? {
         guard let data = FileManager.default.contents(atPath: directory + "/summary.json") else { return nil }
         return try JSONDecoder().decode(CollectionSummary.self, from: data)
@@ -65,12 +70,15 @@ public struct DatasetWriter: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// Writes an episode's frames, its plans' frames and `episode.json`.
-    public func write(_ record: EpisodeRecord, frames: [RGBImage], plans: [[RGBImage]] = []) throws {
+    /// Writes an episode's frames, its plans' frames, its wrist camera's frames and `episode.json`.
+    public func write(_ record: EpisodeRecord, frames: [RGBImage], plans: [[RGBImage]] = [], wrist: [RGBImage] = []) throws {
+        precondition(wrist.isEmpty || (wrist.count == frames.count && record.wristResolution == wrist[0].width),
+                     "wrist frames: one per frame, and the record says their resolution")
         let folder = directory + "/" + EpisodeRecord.relativePath(task: record.task, camera: record.camera, seed: record.seed,
                                                                       branchedAt: record.branchedAt)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for (i, frame) in frames.enumerated() { try PNG.write(frame, to: folder + "/" + EpisodeRecord.frameName(i)) }
+        for (i, frame) in wrist.enumerated() { try PNG.write(frame, to: folder + "/" + EpisodeRecord.wristFrameName(i)) }
         for (p, plan) in plans.enumerated() {
             for (i, frame) in plan.enumerated() { try PNG.write(frame, to: folder + "/" + EpisodeRecord.planFrameName(plan: p, i)) }
         }

@@ -34,6 +34,8 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
     /// For an expert episode started from a state another policy reached (`collect --driver
     /// follower-branches`): the step of that policy's episode it starts from. Its frame 0 is that state.
     public var branchedAt: Int?
+    /// Pixels of the wrist camera's frames (`wrist_000.png` …, one per frame), when the episode has them.
+    public var wristResolution: Int?
 
     /// A plan as recorded with an episode: made at `step`, `frameCount` frames (observation first).
     public struct StoredPlan: Codable, Sendable, Equatable {
@@ -94,6 +96,9 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
         let last = frameCount - 1
         return (0...futureFrames).map { i in start + Int((Double(last - start) * Double(i) / Double(futureFrames)).rounded()) }
     }
+
+    /// Wrist camera frame `index`.
+    public static func wristFrameName(_ index: Int) -> String { "wrist_" + frameName(index).dropFirst("frame_".count) }
 
     /// Frame `index` of plan `plan`.
     public static func planFrameName(plan: Int, _ index: Int) -> String {

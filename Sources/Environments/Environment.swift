@@ -30,6 +30,12 @@ public protocol Environment: AnyObject {
     /// is wanted after all (a new plan to draw, a rewound plan to follow).
     func render() throws -> Observation
 
+    /// Adds a camera in the robot's hand to every observation from the next reset on
+    /// (``Observation/wrist``, `resolution` pixels square; 0 takes it away): a close, hand-centred view
+    /// for contact, beside the scene camera the plans are drawn from. Environments without one throw
+    /// ``EnvironmentError/noWristCamera(_:)``.
+    func attachWristCamera(resolution: Int) throws
+
     /// Releases what the environment holds (a child process, a connection).
     func close()
 }
@@ -59,6 +65,10 @@ extension Environment {
 
     /// Environments that render every step are never asked: their frames are never stale.
     public func render() throws -> Observation { throw EnvironmentError.cannotRender(name) }
+
+    public func attachWristCamera(resolution: Int) throws {
+        if resolution != 0 { throw EnvironmentError.noWristCamera(name) }
+    }
 }
 
 extension Demonstrator {
@@ -101,15 +111,19 @@ public struct TaskInfo: Sendable, Equatable, Codable {
     }
 }
 
-/// What the robot perceives: a camera frame and its own proprioception.
+/// What the robot perceives: a camera frame, its own proprioception and, when the environment
+/// has one attached, the frame of the camera in its hand.
 public struct Observation: Sendable {
     public var frame: RGBImage
     /// End-effector position (x, y, z) and gripper opening (0 closed … 1 open).
     public var proprioception: [Float]
+    /// The wrist camera's frame (``Environment/attachWristCamera(resolution:)``), or nil.
+    public var wrist: RGBImage?
 
-    public init(frame: RGBImage, proprioception: [Float]) {
+    public init(frame: RGBImage, proprioception: [Float], wrist: RGBImage? = nil) {
         self.frame = frame
         self.proprioception = proprioception
+        self.wrist = wrist
     }
 }
 
@@ -143,6 +157,7 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
     case bridge(String)
     case cannotBranch(String)
     case cannotRender(String)
+    case noWristCamera(String)
 
     public var description: String {
         switch self {
@@ -158,6 +173,9 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
                 + "there; collect branches in the built-in suite (--env builtin)"
         case .cannotRender(let name):
             return "\(name) renders a frame with every step and cannot render one on demand"
+        case .noWristCamera(let name):
+            return "\(name) has no wrist camera; a follower trained with one (train-follower --wrist) runs in the built-in suite "
+                + "(--env builtin)"
         }
     }
 }

@@ -223,7 +223,11 @@ public final class EvalRunner {
 
     /// Runs `arms` (one arm, or the iteration arms sharing their samples) on `cells`.
     private func run(_ arms: [String], _ cells: [Cell]) throws -> [EpisodeResult] {
-        while environments.count < cells.count { environments.append(try makeEnvironment()) }
+        while environments.count < cells.count {
+            let environment = try makeEnvironment()
+            try follower.prepare(environment)
+            environments.append(environment)
+        }
         let info = Dictionary(uniqueKeysWithValues: settings.tasks.map { ($0.name, $0) })
         // Sampling noise depends on the seed and the arm only, so a resumed run draws the same plans.
         let armCode = arms[0].utf8.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }

@@ -48,6 +48,9 @@ struct CollectCommand: ParsableCommand {
     var beta: Float = 0.3
     @Option(help: "Steps between the expert's branches from the follower's states (--driver follower-branches).")
     var branchEvery: Int = 10
+    @Option(help: ArgumentHelp("Also record the wrist camera's frames at this many pixels (0 = none; built-in suite).",
+                               discussion: "Stored as wrist_NNN.png beside the frames: the data for train-follower --wrist."))
+    var wristCamera: Int = 0
     @OptionGroup var environmentOptions: EnvironmentOptions
 
     func validate() throws {
@@ -62,6 +65,7 @@ struct CollectCommand: ParsableCommand {
         try OptionChecks.range(branchEvery, "--branch-every", 1...10_000)
         try OptionChecks.finite(noise, "--noise", in: 0...2)
         try OptionChecks.finite(beta, "--beta", in: 0...1)
+        if wristCamera != 0 { try OptionChecks.range(wristCamera, "--wrist-camera", 8...512) }
         if driver.hasPrefix("follower") && follower == nil {
             throw ValidationError("--driver \(driver) needs --follower PATH (a model.safetensors from videoagent train-follower)")
         }
@@ -71,6 +75,7 @@ struct CollectCommand: ParsableCommand {
         Console.lineBuffered()
         let environment = try environmentOptions.make(env)
         defer { environment.close() }
+        try environment.attachWristCamera(resolution: wristCamera)
         let taskList = try Self.choose(tasks, from: environment.tasks.map(\.name), what: "task")
         let cameraList = try Self.choose(cameras, from: environment.cameras, what: "camera")
         let how: Collector.Driver
@@ -86,6 +91,9 @@ struct CollectCommand: ParsableCommand {
             planResolution = loaded.config.planResolution
             guard loaded.config.resolution == resolution else {
                 throw ValidationError("the follower sees \(loaded.config.resolution)-pixel frames; give --resolution \(loaded.config.resolution)")
+            }
+            if loaded.config.wrist > 0 && loaded.config.wrist != wristCamera {
+                throw ValidationError("the follower sees \(loaded.config.wrist)-pixel wrist camera frames; give --wrist-camera \(loaded.config.wrist)")
             }
         case "expert-model-plans":
             let (model, metadata) = try VideoCheckpoint.load(planModel)
@@ -124,7 +132,7 @@ struct CollectCommand: ParsableCommand {
                             var (record, frames, _) = branch.record(environment: environment.name, resolution: resolution,
                                                                     policy: "expert-from-follower-state")
                             record.branchedAt = step
-                            try writer.write(record, frames: frames)
+                            try writer.write(record, frames: frames, wrist: branch.wristFrames)
                             branchesKept += 1
                             branchSteps += record.steps
                         }
@@ -136,7 +144,7 @@ struct CollectCommand: ParsableCommand {
                     let (record, frames, plans) = loop.record(environment: environment.name, resolution: resolution, policy: how.name)
                     steps += record.steps
                     if record.success { succeeded += 1 }
-                    if record.success || keepAll { try writer.write(record, frames: frames, plans: plans) }
+                    if record.success || keepAll { try writer.write(record, frames: frames, plans: plans, wrist: loop.wristFrames) }
                     if i == 0 { sheetRows.append(("\(task) \(camera) \(record.success ? "ok" : "fail")", frames)) }
                     done += 1
                 }

@@ -98,11 +98,12 @@ struct EvalCommand: ParsableCommand {
         let cameraList = try CollectCommand.choose(cameras, from: probe.cameras, what: "camera")
         let taskInfos = taskList.map { name in probe.tasks.first { $0.name == name }! }
         let environmentName = probe.name
-        probe.close()
+        defer { probe.close() }
         guard FileManager.default.fileExists(atPath: follower) else {
             throw ValidationError("no follower at \(follower); train one with videoagent train-follower, or give --follower PATH")
         }
         let (loadedFollower, followerMetadata) = try PlanFollower.load(follower)
+        try loadedFollower.prepare(probe)
         loadedFollower.maxStepsPerGoal = maxStepsPerGoal
         loadedFollower.reachThreshold = reachThreshold
         loadedFollower.ensembleDecay = noEnsemble ? nil : ensembleDecay

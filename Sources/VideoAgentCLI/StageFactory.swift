@@ -90,7 +90,11 @@ enum StageFactory {
         }
         let (follower, _) = try PlanFollower.load(followerPath)
         try follower.look(every: frameEvery)
-        let made = try robots.map { (id: $0, environment: try environments.make(env) as any Environment) }
+        let made = try robots.map { robot in
+            let environment = try environments.make(env)
+            try follower.prepare(environment)
+            return (id: robot, environment: environment as any Environment)
+        }
         return ExecutorService(bus: bus, instance: instance, follower: follower, robots: made, schedule: schedule,
                                environmentName: made.first?.environment.name ?? env, rule: rule, logger: logger)
     }

@@ -43,6 +43,9 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Start from this follower's weights (e.g. models/builtin-follower/model.safetensors): fine-tuning, or training on after a finished schedule.",
                                discussion: "Its network configuration is kept (size, landmark head); the optimiser and the learning-rate schedule start afresh."))
     var initFrom: String?
+    @Option(help: ArgumentHelp("The follower also sees the wrist camera's frames at this many pixels (0 = none).",
+                               discussion: "Needs datasets from collect --wrist-camera; with --init-from a follower without one gets one, starting at zero (it acts as before until trained)."))
+    var wrist: Int = 0
 
     static let defaultSteps = 6000
 
@@ -60,6 +63,11 @@ struct TrainFollowerCommand: ParsableCommand {
         if resume && finalGoal != 0 { throw ValidationError("--final-goal is fixed by the run being resumed; leave it out with --resume") }
         if let width { try OptionChecks.range(width, "--width", 1...256) }
         if let hidden { try OptionChecks.range(hidden, "--hidden", 1...4096) }
+        if wrist != 0 {
+            try OptionChecks.range(wrist, "--wrist", 8...512)
+            guard wrist % 4 == 0 else { throw ValidationError("--wrist \(wrist): use a multiple of 4 (e.g. 64)") }
+        }
+        if resume && wrist != 0 { throw ValidationError("--wrist is fixed by the run being resumed; leave it out with --resume") }
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
         if (resume || initFrom != nil) && (width != nil || hidden != nil) {
             throw ValidationError("--width and --hidden are fixed by the follower being resumed or given to --init-from; leave them out")
@@ -81,6 +89,7 @@ struct TrainFollowerCommand: ParsableCommand {
     private var newRunConfig: FollowerConfig {
         var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
         config.landmarks = landmarks
+        config.wrist = wrist
         if let resolution { config.resolution = resolution }
         if let width { config.width = width }
         if let hidden { config.hidden = hidden }
@@ -103,7 +112,7 @@ struct TrainFollowerCommand: ParsableCommand {
             options.augmentation.finalGoal = finalGoal
             if let initFrom {
                 let (start, metadata) = try PlanFollower.load(initFrom)
-                trainer = try FollowerTrainer(startingFrom: start, options: options)
+                trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist == 0 ? nil : wrist)
                 print("starting from \(initFrom)" + (metadata["step"].map { " (step \($0) of its run)" } ?? ""))
             } else {
                 trainer = try FollowerTrainer(config: newRunConfig, options: options)
@@ -115,7 +124,8 @@ struct TrainFollowerCommand: ParsableCommand {
             throw ControlError("\(out) is already at step \(trainer.step) of \(steps); give --steps N with N > \(trainer.step) to train on")
         }
         let config = trainer.net.config
-        print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px)…")
+        print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px"
+            + (config.wrist > 0 ? ", wrist camera \(config.wrist) px" : "") + ")…")
         let dataset = try FollowerData(directories: data, config: config)
         print("\(dataset.episodeCount) episodes, \(dataset.steps) labelled steps; follower \(trainer.net.parameterCount) parameters")
         let logPath = out + "/loss.csv"

@@ -9,9 +9,17 @@ struct Camera {
     let forward: Vec3
     /// tan(half the vertical field of view).
     let tanHalfFov: Float
+    /// Nearest depth drawn, metres. With `clipsNear`, triangles that cross it are cut there; without,
+    /// they are left out (the scene cameras stand far from everything, and their frames stay as
+    /// they were rendered for every dataset and model so far).
+    let near: Float
+    let clipsNear: Bool
 
-    init(eye: Vec3, target: Vec3, fieldOfViewDegrees: Float = 45, worldUp: Vec3 = Vec3(0, 0, 1)) {
+    init(eye: Vec3, target: Vec3, fieldOfViewDegrees: Float = 45, worldUp: Vec3 = Vec3(0, 0, 1), near: Float = 0.05,
+         clipsNear: Bool = false) {
         self.eye = eye
+        self.near = near
+        self.clipsNear = clipsNear
         forward = normalize(target - eye)
         var r = cross(forward, worldUp)
         if length(r) < 1e-4 { r = cross(forward, Vec3(0, 1, 0)) }
@@ -129,7 +137,7 @@ final class Renderer {
     private func project(_ p: Vec3, _ camera: Camera) -> SIMD3<Float>? {
         let d = p - camera.eye
         let z = dot(d, camera.forward)
-        guard z > 0.05 else { return nil }
+        guard z > camera.near else { return nil }
         let focal = Float(height) / 2 / camera.tanHalfFov
         let x = Float(width) / 2 + focal * dot(d, camera.right) / z
         let y = Float(height) / 2 - focal * dot(d, camera.up) / z
@@ -137,6 +145,25 @@ final class Renderer {
     }
 
     private func triangle(_ a: Vec3, _ b: Vec3, _ c: Vec3, _ shade: Vec3, _ camera: Camera) {
+        if camera.clipsNear {
+            // Cut the triangle at the near plane (a camera in the hand stands inside the scene).
+            let depth = { (p: Vec3) in dot(p - camera.eye, camera.forward) - camera.near * 1.001 }
+            let (da, db, dc) = (depth(a), depth(b), depth(c))
+            if da < 0 || db < 0 || dc < 0 {
+                var kept: [Vec3] = []
+                for (p, dp, q, dq) in [(a, da, b, db), (b, db, c, dc), (c, dc, a, da)] {
+                    if dp >= 0 { kept.append(p) }
+                    if (dp >= 0) != (dq >= 0) { kept.append(p + (q - p) * (dp / (dp - dq))) }
+                }
+                guard kept.count >= 3 else { return }
+                for i in 1..<(kept.count - 1) { rasterise(kept[0], kept[i], kept[i + 1], shade, camera) }
+                return
+            }
+        }
+        rasterise(a, b, c, shade, camera)
+    }
+
+    private func rasterise(_ a: Vec3, _ b: Vec3, _ c: Vec3, _ shade: Vec3, _ camera: Camera) {
         guard let p0 = project(a, camera), let p1 = project(b, camera), let p2 = project(c, camera) else { return }
         let area = (p1.x - p0.x) * (p2.y - p0.y) - (p1.y - p0.y) * (p2.x - p0.x)
         guard abs(area) > 1e-6 else { return }

@@ -5,8 +5,11 @@ import SeededRandom
 /// families, simulated and rendered in pure Swift (no Python, no GL), deterministic for a seed.
 ///
 /// Action: (dx, dy, dz, grip) in [−1, 1]; a full step moves the tip 2 cm, grip −1 closes and +1
-/// opens the fingers. Observation: an RGB frame from the chosen camera and (x, y, z, opening).
-/// An episode terminates on success and is truncated after ``maxSteps``.
+/// opens the fingers. Observation: an RGB frame from the chosen camera and (x, y, z, opening), and
+/// with a wrist camera attached, its frame: looking straight down from 10 cm above the fingertips
+/// (a camera on the arm; the robot's own body is not drawn in it), 90° wide, world axes aligned
+/// with the image (x to the right, y up), so at pushing height a 64 px frame covers 23 cm of table
+/// at 3.6 mm a pixel where the scene cameras' pixel covers about 12 mm. An episode terminates on success and is truncated after ``maxSteps``.
 public final class TabletopEnvironment: DemonstrableEnvironment {
     public let name = "builtin"
     public let maxSteps: Int
@@ -26,6 +29,10 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
     private let renderer = Renderer()
     /// The last frame rendered, handed out again by steps without a frame.
     private var lastFrame: RGBImage?
+    /// Pixels of the wrist camera's frames; 0: none.
+    private var wristResolution = 0
+    private var lastWrist: RGBImage?
+    private let wristRenderer = Renderer()
 
     public init(maxSteps: Int = 200) { self.maxSteps = maxSteps }
 
@@ -56,7 +63,7 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         self.task = task
         steps += 1
         let success = task.isSuccess
-        let observation = frame ? observe() : Observation(frame: lastFrame!, proprioception: proprioception)
+        let observation = frame ? observe() : Observation(frame: lastFrame!, proprioception: proprioception, wrist: lastWrist)
         return StepResult(observation: observation, success: success, terminated: success, truncated: !success && steps >= maxSteps,
                           rendered: frame)
     }
@@ -66,12 +73,17 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return observe()
     }
 
+    public func attachWristCamera(resolution: Int) throws {
+        guard resolution == 0 || (8...512).contains(resolution) else { throw EnvironmentError.invalidResolution(resolution) }
+        wristResolution = resolution
+    }
+
     public func makeDemonstrator(slack: Float) -> any Demonstrator { TabletopDemonstrator(environment: self, slack: slack) }
 
     public func branch<T>(_ body: () throws -> T) throws -> T {
         // Tasks and the gripper are values: copying them (and the last frame) is the whole snapshot.
-        let saved = (task, gripper, steps, lastFrame)
-        defer { (task, gripper, steps, lastFrame) = saved }
+        let saved = (task, gripper, steps, lastFrame, lastWrist)
+        defer { (task, gripper, steps, lastFrame, lastWrist) = saved }
         steps = 0
         return try body()
     }
@@ -105,8 +117,18 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         scene += gripper.primitives()
         let frame = renderer.render(scene, camera: camera, resolution: resolution)
         lastFrame = frame
-        return Observation(frame: frame, proprioception: proprioception)
+        lastWrist = nil
+        if wristResolution > 0 {
+            let tip = gripper.position
+            let view = Camera(eye: tip + Vec3(0, 0, Self.wristHeight), target: tip, fieldOfViewDegrees: 90, near: 0.005, clipsNear: true)
+            // The table, the task's objects and the shadow of the hand: what lies below the camera.
+            lastWrist = wristRenderer.render(Array(scene.dropLast(gripper.primitives().count)), camera: view, resolution: wristResolution)
+        }
+        return Observation(frame: frame, proprioception: proprioception, wrist: lastWrist)
     }
+
+    /// How far above the fingertips the wrist camera looks down from, metres.
+    static let wristHeight: Float = 0.10
 
     private var proprioception: [Float] {
         let p = gripper.position

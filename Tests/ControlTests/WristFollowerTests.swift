@@ -1,0 +1,92 @@
+import Blocking
+@testable import Control
+import Dataset
+import Environments
+import Foundation
+import Media
+import NN
+import Tensor
+import Testing
+
+/// A follower with a wrist camera: added to a trained follower it changes nothing until trained,
+/// it learns from wrist frames, and data or environments without them are refused with the fix.
+@Suite("Plan follower with a wrist camera", .serialized)
+struct WristFollowerTests {
+    static let wrist = 16
+
+    /// Expert and noisy button-press episodes at the micro resolution, with wrist frames.
+    static let dataset: String = {
+        let directory = NSTemporaryDirectory() + "follower-wrist-\(UUID().uuidString.prefix(8))"
+        let config = FollowerConfig.micro
+        let environment = TabletopEnvironment()
+        try! environment.attachWristCamera(resolution: wrist)
+        let collector = Collector(environment: environment, resolution: config.resolution, planResolution: config.planResolution)
+        let writer = DatasetWriter(directory: directory)
+        for seed in 0..<UInt64(12) {
+            for driver in [Collector.Driver.expert, .noisyExpert(sigma: 0.1)] {
+                let loop = try! collector.play(task: "button-press", camera: "corner", seed: seed + (driver.name == "expert" ? 0 : 100),
+                                               driver: driver)
+                let (record, frames, plans) = loop.record(environment: "builtin", resolution: config.resolution, policy: driver.name)
+                try! writer.write(record, frames: frames, plans: plans, wrist: loop.wristFrames)
+            }
+        }
+        return directory
+    }()
+
+    @Test("a follower given a wrist camera acts exactly as the one it started from, then learns to use it")
+    func startsAtZeroAndLearns() async throws {
+        let wrist = Self.wrist
+        let (same, losses, wristMoved, savedWrist, refusesAnother) = try await Blocking.onOwnThread {
+            () throws -> (Bool, [FollowerLosses], Bool, Int, Bool) in
+            let start = PlanFollower(net: try FollowerNet(config: .micro, seed: 5))
+            var options = FollowerTrainingOptions()
+            options.batchSize = 16
+            options.learningRate = 3e-3
+            let trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist)
+            let data = try FollowerData(directories: [Self.dataset], config: trainer.net.config)
+            var rng = SeededRNG(seed: 1)
+            let batch = data.batch(size: 8, rng: &rng)
+            let before = start.net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
+            let given = trainer.net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception, wrist: batch.wrist)
+            let same = given.actions.toArray() == before.actions.toArray() && given.reached.toArray() == before.reached.toArray()
+            let losses = try (0..<300).map { _ in try trainer.trainStep(data: data) }
+            let moved = trainer.net.wrist?.output.weight.toArray().contains { $0 != 0 } ?? false
+            // Saved and loaded, the follower keeps its wrist camera.
+            let path = NSTemporaryDirectory() + "wrist-follower-\(UUID().uuidString.prefix(8)).safetensors"
+            try trainer.follower.save(to: path)
+            let saved = try PlanFollower.load(path).0.config.wrist
+            // A follower that has one cannot be given another.
+            let refuses = (try? FollowerTrainer(startingFrom: trainer.follower, options: options, wrist: 2 * wrist)) == nil
+            return (same, losses, moved, saved, refuses)
+        }
+        #expect(same, "with its wrist camera's layer at zero the follower must act exactly as the one it started from")
+        let early = losses[0..<30].map(\.action).reduce(0, +) / 30, late = losses[270..<300].map(\.action).reduce(0, +) / 30
+        #expect(late < early * 0.7, "action loss went from \(early) to \(late)")
+        #expect(wristMoved, "the wrist camera's layer is still at zero")
+        #expect(savedWrist == wrist && refusesAnother)
+    }
+
+    @Test("datasets without wrist frames are refused with the command that records them")
+    func dataWithoutWristFrames() throws {
+        var config = FollowerConfig.micro
+        config.wrist = Self.wrist
+        #expect { try FollowerData(directories: [FollowerLearningTests.dataset], config: config) } throws: { error in
+            "\(error)".contains("collect --wrist-camera \(Self.wrist)")
+        }
+        config.wrist = 10
+        #expect(throws: ControlError.self) { try FollowerNet(config: config) }
+    }
+
+    @Test("a follower with a wrist camera attaches it to the environment, and one without takes it away")
+    func preparesTheEnvironment() throws {
+        var config = FollowerConfig.micro
+        config.wrist = Self.wrist
+        let follower = PlanFollower(net: try FollowerNet(config: config))
+        let environment = TabletopEnvironment()
+        try follower.prepare(environment)
+        #expect(try environment.reset(task: "push", seed: 1, camera: "corner", resolution: 32).wrist?.width == Self.wrist)
+        try PlanFollower(net: try FollowerNet(config: .micro)).prepare(environment)
+        #expect(try environment.reset(task: "push", seed: 1, camera: "corner", resolution: 32).wrist == nil)
+        #expect(throws: EnvironmentError.noWristCamera("line")) { try follower.prepare(LineEnvironment()) }
+    }
+}
