@@ -86,6 +86,7 @@ struct ChunkEnsembleTests {
         let rule = ReplanRule(stallSteps: 5, maxReplans: 2, rewindFrames: 2, maxRewinds: 2)
         func run(skipping: Bool) throws -> (EpisodeLoop, plansMadeFrom: [[UInt8]]) {
             let environment = TabletopEnvironment(maxSteps: 120)
+            try follower.prepare(environment)
             let collector = Collector(environment: TabletopEnvironment(), resolution: 64, planResolution: 32)
             let plan = try collector.demonstrationPlan(task: "push", camera: "corner", seed: 5003)
             let first = try environment.reset(task: "push", seed: 5003, camera: "corner", resolution: 64)

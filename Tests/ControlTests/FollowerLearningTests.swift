@@ -33,6 +33,7 @@ struct FollowerLearningTests {
     static func successes(_ follower: PlanFollower, episodes: Int, planOf: String = "button-press", start: UInt64 = 500,
                           maxSteps: Int = 60) throws -> Int {
         let environment = TabletopEnvironment(maxSteps: maxSteps)
+        try follower.prepare(environment)
         let collector = Collector(environment: environment, resolution: follower.config.resolution,
                                   planResolution: follower.config.planResolution)
         var count = 0
