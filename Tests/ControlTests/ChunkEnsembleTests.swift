@@ -82,13 +82,14 @@ struct ChunkEnsembleTests {
             .appendingPathComponent("../../models/builtin-follower/model.safetensors").standardizedFileURL.path
         let (follower, _) = try PlanFollower.load(path)
         try follower.look(every: 3)
-        // Short stalls and few steps, so that replans and rewinds happen within the episode.
+        // Short stalls and few steps, so that replans and rewinds happen within the episode; and a plan of another task
+        // (button-press's, in a push scene), so that they happen however well the follower pushes.
         let rule = ReplanRule(stallSteps: 5, maxReplans: 2, rewindFrames: 2, maxRewinds: 2)
         func run(skipping: Bool) throws -> (EpisodeLoop, plansMadeFrom: [[UInt8]]) {
             let environment = TabletopEnvironment(maxSteps: 120)
             try follower.prepare(environment)
             let collector = Collector(environment: TabletopEnvironment(), resolution: 64, planResolution: 32)
-            let plan = try collector.demonstrationPlan(task: "push", camera: "corner", seed: 5003)
+            let plan = try collector.demonstrationPlan(task: "button-press", camera: "corner", seed: 5003)
             let first = try environment.reset(task: "push", seed: 5003, camera: "corner", resolution: 64)
             let loop = EpisodeLoop(task: environment.tasks.first { $0.name == "push" }!, seed: 5003, camera: "corner", first: first,
                                    rule: rule, planned: true)
