@@ -30,8 +30,8 @@ public protocol Environment: AnyObject {
     /// is wanted after all (a new plan to draw, a rewound plan to follow).
     func render() throws -> Observation
 
-    /// Adds a camera in the robot's hand to every observation from the next reset on
-    /// (``Observation/wrist``, `resolution` pixels square; 0 takes it away): a close, hand-centred view
+    /// Adds a camera in the robot's hand to every observation from now on (``Observation/wrist``,
+    /// `resolution` pixels square; 0 takes it away): a close, hand-centred view
     /// for contact, beside the scene camera the plans are drawn from. Environments without one throw
     /// ``EnvironmentError/noWristCamera(_:)``.
     func attachWristCamera(resolution: Int) throws
