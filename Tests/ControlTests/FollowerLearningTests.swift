@@ -12,21 +12,27 @@ import Testing
 @Suite("Plan follower", .serialized)
 struct FollowerLearningTests {
     /// Expert episodes of button-press at the micro resolution, in a temporary dataset.
-    static let dataset: String = {
+    static let dataset = expertAndNoisyEpisodes(seeds: 24)
+
+    /// Expert and noisy button-press episodes (seeds 0… and 100…) at the micro resolution, in a temporary dataset,
+    /// with the wrist camera's frames at `wrist` pixels when it is above 0.
+    static func expertAndNoisyEpisodes(seeds: Int, wrist: Int = 0) -> String {
         let directory = NSTemporaryDirectory() + "follower-data-\(UUID().uuidString.prefix(8))"
         let config = FollowerConfig.micro
-        let collector = Collector(environment: TabletopEnvironment(), resolution: config.resolution, planResolution: config.planResolution)
+        let environment = TabletopEnvironment()
+        try! environment.attachWristCamera(resolution: wrist)
+        let collector = Collector(environment: environment, resolution: config.resolution, planResolution: config.planResolution)
         let writer = DatasetWriter(directory: directory)
-        for seed in 0..<UInt64(24) {
+        for seed in 0..<UInt64(seeds) {
             for driver in [Collector.Driver.expert, .noisyExpert(sigma: 0.1)] {
                 let loop = try! collector.play(task: "button-press", camera: "corner", seed: seed + (driver.name == "expert" ? 0 : 100),
                                                driver: driver)
                 let (record, frames, plans) = loop.record(environment: "builtin", resolution: config.resolution, policy: driver.name)
-                try! writer.write(record, frames: frames, plans: plans)
+                try! writer.write(record, frames: frames, plans: plans, wrist: loop.wristFrames)
             }
         }
         return directory
-    }()
+    }
 
     /// Successes of `follower` at button-press, seeds `start`…, each episode following the true
     /// demonstration of `planOf` (button-press: the oracle plan; another task: a plan that does not fit).

@@ -15,23 +15,7 @@ struct WristFollowerTests {
     static let wrist = 16
 
     /// Expert and noisy button-press episodes at the micro resolution, with wrist frames.
-    static let dataset: String = {
-        let directory = NSTemporaryDirectory() + "follower-wrist-\(UUID().uuidString.prefix(8))"
-        let config = FollowerConfig.micro
-        let environment = TabletopEnvironment()
-        try! environment.attachWristCamera(resolution: wrist)
-        let collector = Collector(environment: environment, resolution: config.resolution, planResolution: config.planResolution)
-        let writer = DatasetWriter(directory: directory)
-        for seed in 0..<UInt64(12) {
-            for driver in [Collector.Driver.expert, .noisyExpert(sigma: 0.1)] {
-                let loop = try! collector.play(task: "button-press", camera: "corner", seed: seed + (driver.name == "expert" ? 0 : 100),
-                                               driver: driver)
-                let (record, frames, plans) = loop.record(environment: "builtin", resolution: config.resolution, policy: driver.name)
-                try! writer.write(record, frames: frames, plans: plans, wrist: loop.wristFrames)
-            }
-        }
-        return directory
-    }()
+    static let dataset = FollowerLearningTests.expertAndNoisyEpisodes(seeds: 12, wrist: wrist)
 
     @Test("a follower given a wrist camera acts exactly as the one it started from, then learns to use it")
     func startsAtZeroAndLearns() async throws {
