@@ -15,15 +15,17 @@ import Tensor
 ///   was reached is not known there, so those samples teach actions only.
 public final class FollowerData {
     struct Episode {
-        /// Camera frames at the follower's resolution, and at the plan resolution (hindsight goals).
-        let frames: [RGBImage]
-        let small: [RGBImage]
-        /// The wrist camera's frames at the follower's wrist resolution (empty for a follower without one).
-        let wrist: [RGBImage]
+        /// Where the episode was read from (named when a frame no longer decodes).
+        let folder: String
+        /// Camera frames as stored (PNG, at the dataset's resolution): resized to the follower's
+        /// resolution, or the plan resolution for hindsight goals, when a batch is cut.
+        let frames: [CompressedImage]
+        /// The wrist camera's frames as stored (empty for a follower without one).
+        let wrist: [CompressedImage]
         let proprioception: [[Float]]
         let labels: [[Float]]
-        /// Plans followed (plan-resolution frames) with the step each was made at, and the goal per step.
-        let plans: [(step: Int, frames: [RGBImage])]
+        /// Plans followed with the step each was made at, and the goal per step.
+        let plans: [(step: Int, frames: [CompressedImage])]
         let goals: [Int]?
         /// The goals follow the expert's own pace (expert episodes with model plans): whether a
         /// goal is reached is then known, as for hindsight plans.
@@ -43,9 +45,11 @@ public final class FollowerData {
     public let steps: Int
 
     /// Loads every episode of the datasets (failed ones too: their states are labelled by the expert).
+    /// Frames stay PNG-compressed in memory (~7 KB a step with a wrist camera, against ~27 KB decoded)
+    /// and are decoded when a batch is cut.
     public init(directories: [String], config: FollowerConfig, futureFrames: Int = 7,
                 progress: ((Int, Int) -> Void)? = nil) throws {
-        var found: [(DatasetReader, String, EpisodeRecord)] = []
+        var found: [(folder: String, record: EpisodeRecord)] = []
         for directory in directories {
             let reader = try DatasetReader(directory: directory)
             for (folder, record) in try reader.episodes() {
@@ -54,31 +58,29 @@ public final class FollowerData {
                         + "the robot's own hand position and gripper: collect the data again with videoagent collect")
                 }
                 guard record.steps > 0 else { continue }
-                found.append((reader, folder, record))
+                found.append((folder, record))
             }
         }
         guard !found.isEmpty else {
             throw ControlError("no episodes in \(directories.joined(separator: ", ")); make some with videoagent collect")
         }
         var loaded: [Episode] = []
-        for (i, (reader, folder, record)) in found.enumerated() {
-            let frames = try reader.frames(in: folder, count: record.frameCount)
-            var wrist: [RGBImage] = []
+        for (i, (folder, record)) in found.enumerated() {
+            let image = { (name: String) in try CompressedImage(contentsOf: folder + "/" + name) }
+            let frames = try (0..<record.frameCount).map { try image(EpisodeRecord.frameName($0)) }
+            var wrist: [CompressedImage] = []
             if config.wrist > 0 {
                 guard record.wristResolution != nil else {
                     throw ControlError("\(folder) has no wrist camera frames; a follower with a wrist camera learns from data "
                         + "collected with one: videoagent collect --wrist-camera \(config.wrist)")
                 }
-                wrist = try reader.wristFrames(in: folder, count: record.frameCount)
-                    .map { $0.resized(width: config.wrist, height: config.wrist) }
+                wrist = try (0..<record.frameCount).map { try image(EpisodeRecord.wristFrameName($0)) }
             }
             let plans = try (record.plans ?? []).enumerated().map { p, stored in
-                (stored.step, try reader.planFrames(in: folder, plan: p, count: stored.frameCount)
-                    .map { $0.resized(width: config.planResolution, height: config.planResolution) })
+                (stored.step, try (0..<stored.frameCount).map { try image(EpisodeRecord.planFrameName(plan: p, $0)) })
             }
             loaded.append(Episode(
-                frames: frames.map { $0.resized(width: config.resolution, height: config.resolution) },
-                small: frames.map { $0.resized(width: config.planResolution, height: config.planResolution) }, wrist: wrist,
+                folder: folder, frames: frames, wrist: wrist,
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
                 pacedGoals: record.policy == "expert+model-plans",
                 landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil },
@@ -168,7 +170,8 @@ public final class FollowerData {
         }
     }
 
-    public func batch(size: Int, augmentation: Augmentation = Augmentation(), rng: inout SeededRNG) -> Batch {
+    /// A batch of `size` samples; throws only if a stored frame no longer decodes.
+    public func batch(size: Int, augmentation: Augmentation = Augmentation(), rng: inout SeededRNG) throws -> Batch {
         let r = config.resolution, p = config.planResolution, h = config.chunk
         var frames: [Float] = [], goals: [Float] = [], proprioception: [Float] = []
         var actions: [Float] = [], actionMask: [Float] = [], reached: [Float] = [], reachedMask: [Float] = []
@@ -190,11 +193,18 @@ public final class FollowerData {
             let episode = episodes[e]
             let t = episode.samples[pick]
             let (goal, next, reachedTarget, shown) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
-            frames += Self.shifted(episode.frames[t].planarSigned(), side: r, by: augmentation.shift, rng: &rng)
+            let pixels = { (image: CompressedImage, side: Int) throws -> [Float] in
+                do {
+                    return try image.decoded().resized(width: side, height: side).planarSigned()
+                } catch {
+                    throw ControlError("\(episode.folder): a frame no longer decodes (\(error)); collect the episode again or remove it")
+                }
+            }
+            frames += Self.shifted(try pixels(episode.frames[t], r), side: r, by: augmentation.shift, rng: &rng)
             // The wrist camera is fixed to the hand: a pixel of shift, not the scene camera's two.
-            if w > 0 { wrist += Self.shifted(episode.wrist[t].planarSigned(), side: w, by: min(1, augmentation.shift), rng: &rng) }
+            if w > 0 { wrist += Self.shifted(try pixels(episode.wrist[t], w), side: w, by: min(1, augmentation.shift), rng: &rng) }
             for image in [goal, next] {
-                var values = Self.shifted(image.planarSigned(), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
+                var values = Self.shifted(try pixels(image, p), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
                 if rng.uniform() < augmentation.goalBlur { values = Self.blurred(values, side: p) }
                 goals += values
             }
@@ -241,7 +251,7 @@ public final class FollowerData {
     /// The goal frame, the plan frame after it, whether the goal counts as reached (nil: unknown),
     /// and the steps of this episode the two frames show (nil: frames of another rollout).
     private func goalFrames(_ episode: Episode, at t: Int, augmentation: Augmentation, rng: inout SeededRNG)
-        -> (RGBImage, RGBImage, Float?, (goal: Int, next: Int)?)
+        -> (CompressedImage, CompressedImage, Float?, (goal: Int, next: Int)?)
     {
         if let goals = episode.goals, let plan = episode.plans.last(where: { $0.step <= t }) {
             let k = min(goals[t], plan.frames.count - 1)
@@ -257,7 +267,7 @@ public final class FollowerData {
         }
         let last = episode.frames.count - 1
         if episode.succeeded, augmentation.finalGoal > 0, rng.uniform() < augmentation.finalGoal {
-            return (episode.small[last], episode.small[last], last - t <= 1 ? 1 : 0, (last, last))
+            return (episode.frames[last], episode.frames[last], last - t <= 1 ? 1 : 0, (last, last))
         }
         // Hindsight: a plan made at step s ≤ t, cut like the plan model's clips.
         let s = Int(rng.next() % UInt64(t + 1))
@@ -269,7 +279,7 @@ public final class FollowerData {
             isReached = 1
         }
         let next = indices[min(k + 1, futureFrames)]
-        return (episode.small[indices[k]], episode.small[next], isReached, (indices[k], next))
+        return (episode.frames[indices[k]], episode.frames[next], isReached, (indices[k], next))
     }
 
     /// The frame moved by a random whole number of pixels (edges repeated).

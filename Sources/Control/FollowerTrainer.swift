@@ -66,6 +66,8 @@ public struct FollowerLosses: Sendable {
     public var reachedAccuracy: Float
     public var handCentimetres: Float = 0
     public var landmarkCentimetres: Float = 0
+    /// Seconds this step spent cutting its batch (decoding the stored frames), of the step's whole time.
+    public var batchSeconds: Double = 0
 }
 
 /// Trains a ``FollowerNet`` by behaviour cloning of the expert's labels on ``FollowerData``
@@ -119,7 +121,9 @@ public final class FollowerTrainer {
     }
 
     public func trainStep(data: FollowerData) throws -> FollowerLosses {
-        let batch = data.batch(size: options.batchSize, augmentation: options.augmentation, rng: &rng)
+        let cutStart = DispatchTime.now().uptimeNanoseconds
+        let batch = try data.batch(size: options.batchSize, augmentation: options.augmentation, rng: &rng)
+        let batchSeconds = Double(DispatchTime.now().uptimeNanoseconds - cutStart) / 1e9
         net.zeroGrad()
         let (actions, logits, hands, landmarks) = net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception,
                                                       wrist: batch.wrist)
@@ -154,7 +158,7 @@ public final class FollowerTrainer {
         var right: Float = 0
         for i in predicted.indices where mask[i] > 0 && (predicted[i] > 0) == (targets[i] > 0.5) { right += 1 }
         return FollowerLosses(action: actionLoss.item, reached: reachedLoss.item, reachedAccuracy: right / known,
-                              handCentimetres: handCentimetres, landmarkCentimetres: landmarkCentimetres)
+                              handCentimetres: handCentimetres, landmarkCentimetres: landmarkCentimetres, batchSeconds: batchSeconds)
     }
 
     /// Mean distance between estimated and true positions, in centimetres, from squared errors in

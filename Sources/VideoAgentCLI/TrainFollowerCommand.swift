@@ -146,9 +146,10 @@ struct TrainFollowerCommand: ParsableCommand {
                     let mean = { (f: (FollowerLosses) -> Float) in window.map(f).reduce(0, +) / n }
                     let perStep = Date().timeIntervalSince(windowStart) / Double(window.count)
                     let eta = Date().timeIntervalSince(started) / Double(trainer.step - startStep) * Double(steps - trainer.step)
-                    print(String(format: "step %d/%d  action mse %.4f  reached bce %.3f (accuracy %.2f)  hand error %.2f cm  landmarks %.2f cm  %.3f s/step  ETA %@",
+                    print(String(format: "step %d/%d  action mse %.4f  reached bce %.3f (accuracy %.2f)  hand error %.2f cm  landmarks %.2f cm  %.3f s/step (batches %.0f %%)  ETA %@",
                                  trainer.step, steps, mean(\.action), mean(\.reached), mean(\.reachedAccuracy), mean(\.handCentimetres),
-                                 mean(\.landmarkCentimetres), perStep, TrainCommand.duration(eta)))
+                                 mean(\.landmarkCentimetres), perStep,
+                                 100 * window.map(\.batchSeconds).reduce(0, +) / Double(window.count) / perStep, TrainCommand.duration(eta)))
                     log.write(Data(String(format: "%d,%.6f,%.6f,%.4f,%.3f,%.3f,%.4f\n", trainer.step, mean(\.action), mean(\.reached),
                                           mean(\.reachedAccuracy), mean(\.handCentimetres), mean(\.landmarkCentimetres), perStep).utf8))
                     window.removeAll()

@@ -75,17 +75,17 @@ struct FollowerLearningTests {
         augmentation.shift = 0
         augmentation.goalBlur = 0
         /// Of 256 samples: how many pursue a goal frame equal to the frame after it, and how many count as reached.
-        func sample(finalGoal: Float) -> (same: Int, reached: Int) {
+        func sample(finalGoal: Float) throws -> (same: Int, reached: Int) {
             augmentation.finalGoal = finalGoal
             var rng = SeededRNG(seed: 3)
-            let batch = data.batch(size: 256, augmentation: augmentation, rng: &rng)
+            let batch = try data.batch(size: 256, augmentation: augmentation, rng: &rng)
             let goals = batch.goals.toArray(), side = FollowerConfig.micro.planResolution, image = 3 * side * side
             let same = (0..<256).filter { i in
                 goals[(2 * i * image)..<((2 * i + 1) * image)] == goals[((2 * i + 1) * image)..<((2 * i + 2) * image)]
             }.count
             return (same, Int(batch.reached.toArray().reduce(0, +)))
         }
-        let none = sample(finalGoal: 0), all = sample(finalGoal: 1)
+        let none = try sample(finalGoal: 0), all = try sample(finalGoal: 1)
         // Every episode of the dataset succeeds, so every sample pursues its episode's last frame; it counts as
         // reached only on the last step or the one before (button-press episodes are about 25 steps long).
         #expect(all.same == 256, "\(all.same) of 256 samples pursue the last frame")

@@ -29,7 +29,7 @@ struct WristFollowerTests {
             let trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist)
             let data = try FollowerData(directories: [Self.dataset], config: trainer.net.config)
             var rng = SeededRNG(seed: 1)
-            let batch = data.batch(size: 8, rng: &rng)
+            let batch = try data.batch(size: 8, rng: &rng)
             let before = start.net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception)
             let given = trainer.net(frame: batch.frames, goals: batch.goals, proprioception: batch.proprioception, wrist: batch.wrist)
             let same = given.actions.toArray() == before.actions.toArray() && given.reached.toArray() == before.reached.toArray()
