@@ -126,7 +126,12 @@ struct TrainFollowerCommand: ParsableCommand {
         let config = trainer.net.config
         print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px"
             + (config.wrist > 0 ? ", wrist camera \(config.wrist) px" : "") + ")…")
-        let dataset = try FollowerData(directories: data, config: config)
+        let loadStart = Date()
+        let dataset = try FollowerData(directories: data, config: config) { done, total in
+            if done % max(1, total / 10) == 0 || done == total {
+                print("  \(done)/\(total) episodes read (\(TrainCommand.duration(Date().timeIntervalSince(loadStart))))")
+            }
+        }
         print("\(dataset.episodeCount) episodes, \(dataset.steps) labelled steps; follower \(trainer.net.parameterCount) parameters")
         let logPath = out + "/loss.csv"
         if !FileManager.default.fileExists(atPath: logPath) {
