@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Tensor
 
 @main
@@ -19,15 +20,33 @@ struct VideoAgent: AsyncParsableCommand {
     /// kernels far below what the CPU has (``BLASKernels``; setting the variable yourself turns this off).
     static func main() async {
         BLASKernels.startAgainIfOutdated()
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            exit(withError: error, from: type(of: command))
         }
+    }
+
+    /// Ends with an error a subcommand's `run()` threw. ArgumentParser would print a `ValidationError`
+    /// thrown there with the root's usage line (`videoagent <subcommand>`); the subcommand's is the one
+    /// that helps.
+    static func exit(withError error: Error, from subcommand: ParsableCommand.Type) -> Never {
+        guard let validation = error as? ValidationError, subcommand != VideoAgent.self else { exit(withError: error) }
+        let usage = usageString(for: subcommand)
+        // The command's path (`videoagent bus replay`) is the usage line up to its first option or argument.
+        let name = usage.split(separator: " ").prefix { !"[<-".contains($0.first ?? "[") }.joined(separator: " ")
+        FileHandle.standardError.write(Data(
+            "Error: \(validation.message)\nUsage: \(usage)\n  See '\(name) --help' for more information.\n".utf8))
+        Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 }

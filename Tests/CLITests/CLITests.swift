@@ -239,6 +239,8 @@ struct ModelCommandTests {
                                                 "--out", root + "/bad-\(UUID().uuidString.prefix(4))"] + arguments)
             #expect(bad.status != 0 && bad.status < 128, "\(arguments): status \(bad.status)")
             #expect(bad.stderr.contains(mention), "\(arguments): \(bad.stderr)")
+            // The usage line shown is eval's, not the root's.
+            #expect(!bad.stderr.contains("videoagent <subcommand>"), "\(arguments): \(bad.stderr)")
         }
         // A dataset without proprioception cannot teach the follower.
         let record = root + "/data/episodes/button-press/corner/seed-0/episode.json"
