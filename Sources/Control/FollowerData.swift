@@ -193,18 +193,11 @@ public final class FollowerData {
             let episode = episodes[e]
             let t = episode.samples[pick]
             let (goal, next, reachedTarget, shown) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
-            let pixels = { (image: CompressedImage, side: Int) throws -> [Float] in
-                do {
-                    return try image.decoded().resized(width: side, height: side).planarSigned()
-                } catch {
-                    throw ControlError("\(episode.folder): a frame no longer decodes (\(error)); collect the episode again or remove it")
-                }
-            }
-            frames += Self.shifted(try pixels(episode.frames[t], r), side: r, by: augmentation.shift, rng: &rng)
+            frames += Self.shifted(try Self.pixels(episode.frames[t], side: r, of: episode), side: r, by: augmentation.shift, rng: &rng)
             // The wrist camera is fixed to the hand: a pixel of shift, not the scene camera's two.
-            if w > 0 { wrist += Self.shifted(try pixels(episode.wrist[t], w), side: w, by: min(1, augmentation.shift), rng: &rng) }
+            if w > 0 { wrist += Self.shifted(try Self.pixels(episode.wrist[t], side: w, of: episode), side: w, by: min(1, augmentation.shift), rng: &rng) }
             for image in [goal, next] {
-                var values = Self.shifted(try pixels(image, p), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
+                var values = Self.shifted(try Self.pixels(image, side: p, of: episode), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
                 if rng.uniform() < augmentation.goalBlur { values = Self.blurred(values, side: p) }
                 goals += values
             }
@@ -280,6 +273,15 @@ public final class FollowerData {
         }
         let next = indices[min(k + 1, futureFrames)]
         return (episode.frames[indices[k]], episode.frames[next], isReached, (indices[k], next))
+    }
+
+    /// A stored frame decoded, resized to `side` pixels square and laid out as the network reads it.
+    private static func pixels(_ image: CompressedImage, side: Int, of episode: Episode) throws -> [Float] {
+        do {
+            return try image.decoded().resized(width: side, height: side).planarSigned()
+        } catch {
+            throw ControlError("\(episode.folder): a frame no longer decodes (\(error)); collect the episode again or remove it")
+        }
     }
 
     /// The frame moved by a random whole number of pixels (edges repeated).
