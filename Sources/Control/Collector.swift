@@ -140,16 +140,23 @@ public struct Collector {
     /// hindsight like any demonstration, each pairs a plan frame with the actions that reach it
     /// *from there*, so goal and action agree (DAgger's labels on the follower's own states do not:
     /// the expert acts for the task, whatever plan frame the follower pursues).
+    ///
+    /// With a `planner` the follower executes the plan it draws from the first frame (given at the
+    /// plan resolution, with the task's instruction) instead of the true demonstration — as eval's
+    /// `base` — so the branches start from the states that drawn, imperfect plans lead to.
     public func followerBranches(task: String, camera: String, seed: UInt64, follower: PlanFollower, every: Int,
-                                 minimumMove: Float = 0.01) throws -> (followed: EpisodeLoop, branches: [(step: Int, loop: EpisodeLoop)]) {
+                                 minimumMove: Float = 0.01, planner: ((RGBImage, String) throws -> VideoPlan)? = nil)
+        throws -> (followed: EpisodeLoop, branches: [(step: Int, loop: EpisodeLoop)])
+    {
         precondition(every >= 1, "branch every 1 step or more")
         let info = try taskInfo(task)
-        let oracle = try demonstrationPlan(task: task, camera: camera, seed: seed)
+        let oracle = planner == nil ? try demonstrationPlan(task: task, camera: camera, seed: seed) : nil
         let first = try environment.reset(task: task, seed: seed, camera: camera, resolution: resolution)
+        let plan = try oracle ?? planner!(first.frame.resized(width: planResolution, height: planResolution), info.instruction)
         let loop = EpisodeLoop(task: info, seed: seed, camera: camera, first: first, planned: true)
         var branches: [(step: Int, loop: EpisodeLoop)] = []
         var lastBranch: [Float]?
-        try EpisodeRunner.run(loop, in: environment, plan: { _ in oracle }, decide: { loop in
+        try EpisodeRunner.run(loop, in: environment, plan: { _ in plan }, decide: { loop in
             let here = loop.observation.proprioception
             if loop.steps % every == 0, lastBranch.map({ Self.moved(from: $0, to: here) >= minimumMove }) ?? true {
                 lastBranch = here

@@ -27,7 +27,9 @@ struct CollectCommand: ParsableCommand {
             and, every --branch-every steps where its hand has moved since the last branch, lets the expert play
             on from the state it reached to the end (built-in suite only); the successful branches are written
             as expert episodes (seed-<n>-from-<step>), the follower's own episode is not. They teach recovery
-            with goals and actions that agree.
+            with goals and actions that agree. With --branch-plans model the follower executes the plan the plan
+            model (--plan-model) draws from the first frame instead, as eval's base: branches from the states
+            drawn plans lead to.
             """)
 
     @Option(help: "builtin (pure Swift tabletop suite) or metaworld (Python bridge).") var env: String = "builtin"
@@ -40,7 +42,8 @@ struct CollectCommand: ParsableCommand {
     @Flag(help: "Keep failed expert episodes too.") var keepFailures = false
     @Option(help: "Who acts: expert, noisy (expert + exploration noise), follower (DAgger), follower-branches or expert-model-plans.")
     var driver: String = "expert"
-    @Option(help: ArgumentHelp("The plan model that draws the plans of --driver expert-model-plans.", valueName: "PATH"))
+    @Option(help: ArgumentHelp("The plan model that draws the plans of --driver expert-model-plans and --branch-plans model.",
+                               valueName: "PATH"))
     var planModel: String = "models/builtin-plan/model.safetensors"
     @Option(help: "Standard deviation of the noise added to each action component (--driver noisy).") var noise: Float = 0.3
     @Option(help: ArgumentHelp("The plan follower to run (--driver follower).", valueName: "PATH")) var follower: String?
@@ -48,6 +51,8 @@ struct CollectCommand: ParsableCommand {
     var beta: Float = 0.3
     @Option(help: "Steps between the expert's branches from the follower's states (--driver follower-branches).")
     var branchEvery: Int = 10
+    @Option(help: "What the follower of --driver follower-branches executes: demonstration (the seed's true demonstration) or model (a plan drawn by --plan-model).")
+    var branchPlans: String = "demonstration"
     @Option(help: ArgumentHelp("Also record the wrist camera's frames at this many pixels (0 = none; built-in suite).",
                                discussion: "Stored as wrist_NNN.png beside the frames: the data for train-follower --wrist."))
     var wristCamera: Int = 0
@@ -63,6 +68,12 @@ struct CollectCommand: ParsableCommand {
             throw ValidationError("--driver \(driver): use expert, noisy, follower, follower-branches or expert-model-plans")
         }
         try OptionChecks.range(branchEvery, "--branch-every", 1...10_000)
+        guard ["demonstration", "model"].contains(branchPlans) else {
+            throw ValidationError("--branch-plans \(branchPlans): use demonstration or model")
+        }
+        if branchPlans == "model" && driver != "follower-branches" {
+            throw ValidationError("--branch-plans model is for --driver follower-branches; drop it or add that driver")
+        }
         try OptionChecks.finite(noise, "--noise", in: 0...2)
         try OptionChecks.finite(beta, "--beta", in: 0...1)
         if wristCamera != 0 { try OptionChecks.range(wristCamera, "--wrist-camera", 8...512) }
@@ -80,8 +91,9 @@ struct CollectCommand: ParsableCommand {
         let cameraList = try Self.choose(cameras, from: environment.cameras, what: "camera")
         let how: Collector.Driver
         var planResolution = 32
-        // The follower whose states the expert branches from (--driver follower-branches).
+        // The follower whose states the expert branches from (--driver follower-branches), and what it executes.
         var branchingFollower: PlanFollower?
+        var branchPlanner: ((RGBImage, String) throws -> VideoPlan)?
         switch driver {
         case "noisy": how = .noisyExpert(sigma: noise)
         case "follower", "follower-branches":
@@ -89,6 +101,14 @@ struct CollectCommand: ParsableCommand {
             how = .follower(loaded, beta: driver == "follower" ? beta : 0)
             if driver == "follower-branches" { branchingFollower = loaded }
             planResolution = loaded.config.planResolution
+            if branchPlans == "model" {
+                let (planner, resolution) = try makePlanner()
+                guard resolution == planResolution else {
+                    throw ValidationError("the plan model draws \(resolution)-pixel plans, the follower reads \(planResolution)-pixel ones; "
+                        + "give a --plan-model that matches it")
+                }
+                branchPlanner = planner
+            }
             guard loaded.config.resolution == resolution else {
                 throw ValidationError("the follower sees \(loaded.config.resolution)-pixel frames; give --resolution \(loaded.config.resolution)")
             }
@@ -96,15 +116,9 @@ struct CollectCommand: ParsableCommand {
                 throw ValidationError("the follower sees \(loaded.config.wrist)-pixel wrist camera frames; give --wrist-camera \(loaded.config.wrist)")
             }
         case "expert-model-plans":
-            let (model, metadata) = try VideoCheckpoint.load(planModel)
-            let sampler = PlanSampler(model: model, steps: 10)
-            var rng = SeededRNG(seed: seedStart ^ 0x91A7)
-            planResolution = model.config.resolution
-            how = .expertWithModelPlans(planner: { frame, task in
-                let plans = sampler.sample(observation: PlanFrames.tensor(frame, side: model.config.resolution), previous: nil,
-                                           tasks: [try model.config.taskIndex(task)], rng: &rng)
-                return VideoPlan(frames: [frame] + PlanFrames.images(plans), source: "plan model step \(metadata["step"] ?? "?")")
-            })
+            let (planner, resolution) = try makePlanner()
+            planResolution = resolution
+            how = .expertWithModelPlans(planner: planner)
         default: how = .expert
         }
         let keepAll = keepFailures || driver == "noisy" || driver == "follower"
@@ -124,7 +138,8 @@ struct CollectCommand: ParsableCommand {
                     let seed = seedStart + UInt64(i)
                     if let follower = branchingFollower {
                         let (followed, branches) = try collector.followerBranches(task: task, camera: camera, seed: seed,
-                                                                                   follower: follower, every: branchEvery)
+                                                                                   follower: follower, every: branchEvery,
+                                                                                   planner: branchPlanner)
                         steps += followed.steps
                         if followed.success { succeeded += 1 }
                         branchesTried += branches.count
@@ -164,6 +179,20 @@ struct CollectCommand: ParsableCommand {
         try PNG.write(ContactSheet.make(rows: sheetRows, cell: 64), to: out + "/contact_sheet.png")
         print(String(format: "overall %@ success %.1f%% (hard tasks %.1f%%, others %.1f%%); wrote %@/summary.json and contact_sheet.png",
                      how.name, 100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
+    }
+
+    /// Draws one plan (10 DDIM steps) with --plan-model from a frame at its resolution and a task's
+    /// instruction; seeded from --seed-start, so a collection is reproducible. Also returns that resolution.
+    private func makePlanner() throws -> (planner: (RGBImage, String) throws -> VideoPlan, resolution: Int) {
+        let (model, metadata) = try VideoCheckpoint.load(planModel)
+        let sampler = PlanSampler(model: model, steps: 10)
+        var rng = SeededRNG(seed: seedStart ^ 0x91A7)
+        let planner = { (frame: RGBImage, task: String) throws -> VideoPlan in
+            let plans = sampler.sample(observation: PlanFrames.tensor(frame, side: model.config.resolution), previous: nil,
+                                       tasks: [try model.config.taskIndex(task)], rng: &rng)
+            return VideoPlan(frames: [frame] + PlanFrames.images(plans), source: "plan model step \(metadata["step"] ?? "?")")
+        }
+        return (planner, model.config.resolution)
     }
 
     static func choose(_ list: String, from known: [String], what: String) throws -> [String] {

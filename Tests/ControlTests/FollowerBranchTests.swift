@@ -40,6 +40,30 @@ struct FollowerBranchTests {
         #expect(alone.steps == followed.steps)
     }
 
+    @Test("with a planner the follower executes the plan drawn from its first frame, and branches start from where that leads")
+    func branchesFromADrawnPlan() throws {
+        let (follower, collector) = try Self.setUp(maxSteps: 40)
+        var asked: [(frame: RGBImage, instruction: String)] = []
+        let planner = { (frame: RGBImage, instruction: String) -> VideoPlan in
+            asked.append((frame, instruction))
+            // A plan that shows nothing moving: what a poor plan model might draw.
+            return VideoPlan(frames: Array(repeating: frame, count: 8), source: "test planner")
+        }
+        let (followed, branches) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
+                                                                  every: 10, minimumMove: 0, planner: planner)
+        #expect(asked.count == 1)
+        let size = follower.config.planResolution
+        #expect(asked[0].frame.pixels == followed.frames[0].resized(width: size, height: size).pixels)
+        #expect(asked[0].instruction == "push the puck to the blue spot")
+        #expect(followed.plans.map(\.plan.source) == ["test planner"])
+        #expect(!branches.isEmpty)
+        for (step, branch) in branches { #expect(branch.frames[0].pixels == followed.frames[step].pixels) }
+        // Another plan, other states: the follower did not execute the demonstration.
+        let (onDemonstration, _) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
+                                                                  every: 100)
+        #expect(onDemonstration.plans[0].plan.source.hasPrefix("oracle"))
+    }
+
     @Test("no new branch until the hand has moved minimumMove (or the gripper changed): a stall is branched from once")
     func oneBranchPerPlace() throws {
         let (follower, collector) = try Self.setUp(maxSteps: 60)
