@@ -11,6 +11,9 @@ import SeededRandom
 ///
 /// The expert is used here, at training time only; nothing here is reachable from a policy.
 public struct Collector {
+    /// Draws a plan from a frame (at the plan resolution) and a task's instruction: a plan model.
+    public typealias Planner = (RGBImage, String) throws -> VideoPlan
+
     /// Who chooses the actions sent.
     public enum Driver {
         case expert
@@ -23,7 +26,7 @@ public struct Collector {
         /// step is recorded as the plan "followed", its frames paced over the rest of the episode:
         /// the follower learns what generated plans (blurry, imperfect) look like next to the
         /// states they stand for.
-        case expertWithModelPlans(planner: (RGBImage, String) throws -> VideoPlan)
+        case expertWithModelPlans(planner: Planner)
 
         public var name: String {
             switch self {
@@ -108,7 +111,7 @@ public struct Collector {
     /// The expert's episode with a model plan recorded from a random step in its first half; the
     /// goal at each later step is the plan frame the expert's own pace reaches next.
     private func expertWithModelPlan(_ info: TaskInfo, camera: String, seed: UInt64,
-                                     planner: (RGBImage, String) throws -> VideoPlan) throws -> EpisodeLoop {
+                                     planner: Planner) throws -> EpisodeLoop {
         let demonstration = try play(task: info.name, camera: camera, seed: seed, driver: .expert)
         guard demonstration.success else { return demonstration }
         var rng = SeededRNG(seed: seed ^ 0x9_1A25)
@@ -145,7 +148,7 @@ public struct Collector {
     /// plan resolution, with the task's instruction) instead of the true demonstration — as eval's
     /// `base` — so the branches start from the states that drawn, imperfect plans lead to.
     public func followerBranches(task: String, camera: String, seed: UInt64, follower: PlanFollower, every: Int,
-                                 minimumMove: Float = 0.01, planner: ((RGBImage, String) throws -> VideoPlan)? = nil)
+                                 minimumMove: Float = 0.01, planner: Planner? = nil)
         throws -> (followed: EpisodeLoop, branches: [(step: Int, loop: EpisodeLoop)])
     {
         precondition(every >= 1, "branch every 1 step or more")

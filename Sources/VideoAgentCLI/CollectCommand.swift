@@ -2,11 +2,10 @@ import ArgumentParser
 import Control
 import Dataset
 import Environments
+import Evaluation
 import Foundation
 import Media
 import SeededRandom
-import Tensor
-import VideoDiffusion
 
 struct CollectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -93,7 +92,7 @@ struct CollectCommand: ParsableCommand {
         var planResolution = 32
         // The follower whose states the expert branches from (--driver follower-branches), and what it executes.
         var branchingFollower: PlanFollower?
-        var branchPlanner: ((RGBImage, String) throws -> VideoPlan)?
+        var branchPlanner: Collector.Planner?
         switch driver {
         case "noisy": how = .noisyExpert(sigma: noise)
         case "follower", "follower-branches":
@@ -181,18 +180,13 @@ struct CollectCommand: ParsableCommand {
                      how.name, 100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
     }
 
-    /// Draws one plan (10 DDIM steps) with --plan-model from a frame at its resolution and a task's
-    /// instruction; seeded from --seed-start, so a collection is reproducible. Also returns that resolution.
-    private func makePlanner() throws -> (planner: (RGBImage, String) throws -> VideoPlan, resolution: Int) {
-        let (model, metadata) = try VideoCheckpoint.load(planModel)
-        let sampler = PlanSampler(model: model, steps: 10)
+    /// Draws one base plan (10 DDIM steps) with --plan-model, seeded from --seed-start so a collection
+    /// is reproducible; also returns the model's resolution.
+    private func makePlanner() throws -> (planner: Collector.Planner, resolution: Int) {
+        let model = try PlanModel(path: planModel)
         var rng = SeededRNG(seed: seedStart ^ 0x91A7)
-        let planner = { (frame: RGBImage, task: String) throws -> VideoPlan in
-            let plans = sampler.sample(observation: PlanFrames.tensor(frame, side: model.config.resolution), previous: nil,
-                                       tasks: [try model.config.taskIndex(task)], rng: &rng)
-            return VideoPlan(frames: [frame] + PlanFrames.images(plans), source: "plan model step \(metadata["step"] ?? "?")")
-        }
-        return (planner, model.config.resolution)
+        return ({ frame, task in try model.plans(observations: [frame], tasks: [task], iterations: 0, rng: &rng)[0][0] },
+                model.resolution)
     }
 
     static func choose(_ list: String, from known: [String], what: String) throws -> [String] {

@@ -58,7 +58,7 @@ struct FollowerBranchTests {
         #expect(followed.plans.map(\.plan.source) == ["test planner"])
         #expect(!branches.isEmpty)
         for (step, branch) in branches { #expect(branch.frames[0].pixels == followed.frames[step].pixels) }
-        // Another plan, other states: the follower did not execute the demonstration.
+        // Without a planner the follower executes the seed's demonstration.
         let (onDemonstration, _) = try collector.followerBranches(task: "push", camera: "corner", seed: 11, follower: follower,
                                                                   every: 100)
         #expect(onDemonstration.plans[0].plan.source.hasPrefix("oracle"))
