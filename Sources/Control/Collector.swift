@@ -20,8 +20,11 @@ public struct Collector {
         /// The expert's action plus Gaussian noise of this standard deviation (per component).
         case noisyExpert(sigma: Float)
         /// The follower, on the true demonstration of the same seed cut like a plan; with
-        /// probability `beta` a step sends the expert's action instead.
-        case follower(PlanFollower, beta: Float)
+        /// probability `beta` a step sends the expert's action instead — from the first step, or
+        /// with `fromLastFrame` only once the follower holds the plan's last frame (it goes astray
+        /// on its own, and the expert's help then leads it through recoveries: the states a
+        /// follower with a used-up plan reaches, which ``FollowerData`` teaches from).
+        case follower(PlanFollower, beta: Float, fromLastFrame: Bool = false)
         /// The expert acts, while a plan drawn by the plan model from the frame at a random early
         /// step is recorded as the plan "followed", its frames paced over the rest of the episode:
         /// the follower learns what generated plans (blurry, imperfect) look like next to the
@@ -32,7 +35,8 @@ public struct Collector {
             switch self {
             case .expert: return "expert"
             case .noisyExpert(let sigma): return String(format: "expert+noise(%.2f)", sigma)
-            case .follower(_, let beta): return String(format: "follower(beta=%.2f)", beta)
+            case .follower(_, let beta, let fromLastFrame):
+                return String(format: "follower(beta=%.2f", beta) + (fromLastFrame ? " from the last frame)" : ")")
             case .expertWithModelPlans: return "expert+model-plans"
             }
         }
@@ -91,9 +95,10 @@ public struct Collector {
             case .noisyExpert(let sigma):
                 let noisy = expert.map { min(max($0 + sigma * rng.normal(), -1), 1) }
                 return Decision(action: noisy, label: expert)
-            case .follower(let follower, let beta):
+            case .follower(let follower, let beta, let fromLastFrame):
                 let decision = follower.decide([loop])[0]
-                let action = rng.uniform() < beta ? expert : decision.action
+                let helps = !fromLastFrame || loop.goal >= (loop.plan?.lastIndex ?? 1)
+                let action = helps && rng.uniform() < beta ? expert : decision.action
                 return Decision(action: action, label: expert, reachedGoal: decision.reachedGoal)
             case .expertWithModelPlans:
                 preconditionFailure("played by expertWithModelPlan")
