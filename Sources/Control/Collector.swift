@@ -20,11 +20,8 @@ public struct Collector {
         /// The expert's action plus Gaussian noise of this standard deviation (per component).
         case noisyExpert(sigma: Float)
         /// The follower, on the true demonstration of the same seed cut like a plan; with
-        /// probability `beta` a step sends the expert's action instead — from the first step, or
-        /// with `fromLastFrame` only once the follower holds the plan's last frame (it goes astray
-        /// on its own, and the expert's help then leads it through recoveries: the states a
-        /// follower with a used-up plan reaches, which ``FollowerData`` teaches from).
-        case follower(PlanFollower, beta: Float, fromLastFrame: Bool = false)
+        /// probability `beta` a step sends the expert's action instead.
+        case follower(PlanFollower, beta: Float)
         /// The expert acts, while a plan drawn by the plan model from the frame at a random early
         /// step is recorded as the plan "followed", its frames paced over the rest of the episode:
         /// the follower learns what generated plans (blurry, imperfect) look like next to the
@@ -35,8 +32,7 @@ public struct Collector {
             switch self {
             case .expert: return "expert"
             case .noisyExpert(let sigma): return String(format: "expert+noise(%.2f)", sigma)
-            case .follower(_, let beta, let fromLastFrame):
-                return String(format: "follower(beta=%.2f", beta) + (fromLastFrame ? " from the last frame)" : ")")
+            case .follower(_, let beta): return String(format: "follower(beta=%.2f)", beta)
             case .expertWithModelPlans: return "expert+model-plans"
             }
         }
@@ -95,10 +91,9 @@ public struct Collector {
             case .noisyExpert(let sigma):
                 let noisy = expert.map { min(max($0 + sigma * rng.normal(), -1), 1) }
                 return Decision(action: noisy, label: expert)
-            case .follower(let follower, let beta, let fromLastFrame):
+            case .follower(let follower, let beta):
                 let decision = follower.decide([loop])[0]
-                let helps = !fromLastFrame || loop.goal >= (loop.plan?.lastIndex ?? 1)
-                let action = helps && rng.uniform() < beta ? expert : decision.action
+                let action = rng.uniform() < beta ? expert : decision.action
                 return Decision(action: action, label: expert, reachedGoal: decision.reachedGoal)
             case .expertWithModelPlans:
                 preconditionFailure("played by expertWithModelPlan")

@@ -11,11 +11,8 @@ import Tensor
 /// - episodes without plans (expert, noisy expert) are cut in hindsight, as a plan model's clips
 ///   are: a plan made at a random earlier step s shows frames evenly spaced from s to the end;
 ///   the goal is its first frame after t (sometimes the one just passed, labelled "reached");
-/// - follower-driven episodes (DAgger) use the plans they followed and the goals pursued, but only
-///   the steps where the follower held the plan's *last* frame (``finalGoalSteps(goals:plans:steps:)``):
-///   there the expert's label — finish the task — is what that frame asks for; on an earlier frame
-///   the expert acts for the task whatever the frame shows. Whether a goal was reached is not known
-///   there, so those samples teach actions only.
+/// - follower-driven episodes use the plans they followed and the goals pursued; whether a goal
+///   was reached is not known there, so those samples teach actions only.
 public final class FollowerData {
     struct Episode {
         /// Where the episode was read from (named when a frame no longer decodes).
@@ -82,18 +79,13 @@ public final class FollowerData {
             let plans = try (record.plans ?? []).enumerated().map { p, stored in
                 (stored.step, try (0..<stored.frameCount).map { try image(EpisodeRecord.planFrameName(plan: p, $0)) })
             }
-            let pacedGoals = record.policy == "expert+model-plans"
-            var samples = Self.trainingSteps(record.proprioception, steps: record.expertActions.count)
-            if let goals = record.goals, !pacedGoals, let stored = record.plans {
-                let final = Set(Self.finalGoalSteps(goals: goals, plans: stored.map { ($0.step, $0.frameCount) }, steps: record.expertActions.count))
-                samples = samples.filter(final.contains)
-            }
             loaded.append(Episode(
                 folder: folder, frames: frames, wrist: wrist,
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
-                pacedGoals: pacedGoals,
+                pacedGoals: record.policy == "expert+model-plans",
                 landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil },
-                samples: samples, succeeded: record.success))
+                samples: Self.trainingSteps(record.proprioception, steps: record.expertActions.count),
+                succeeded: record.success))
             progress?(i + 1, found.count)
         }
         if config.landmarks > 0, !loaded.contains(where: { $0.landmarks?.first?.count == 3 * config.landmarks }) {
@@ -105,22 +97,6 @@ public final class FollowerData {
         self.config = config
         self.futureFrames = futureFrames
         steps = loaded.reduce(0) { $0 + $1.samples.count }
-        guard steps > 0 else {
-            throw ControlError("\(directories.joined(separator: ", ")) hold no step to learn from: follower-driven episodes teach only "
-                + "the steps where the follower held its plan's last frame, and none did; add expert data (videoagent collect)")
-        }
-    }
-
-    /// The steps of a follower-driven episode where it pursued the last frame of the plan it followed then.
-    /// A follower that stalls there — the scene not yet what the frame shows (a puck pushed off its line,
-    /// a drawer still shut) — is labelled by the expert with how to finish the task, which is what the last
-    /// frame shows; on the plan's earlier frames the expert's label (the task's next move) and the frame
-    /// pursued disagree, and whole DAgger rounds taught the follower worse (its model card).
-    static func finalGoalSteps(goals: [Int], plans: [(step: Int, frameCount: Int)], steps: Int) -> [Int] {
-        (0..<min(steps, goals.count)).filter { t in
-            guard let plan = plans.last(where: { $0.step <= t }) else { return false }
-            return goals[t] >= plan.frameCount - 1
-        }
     }
 
     /// Consecutive still steps (hand moved < 1 mm and gripper unchanged) kept from one stall.

@@ -48,8 +48,6 @@ struct CollectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The plan follower to run (--driver follower).", valueName: "PATH")) var follower: String?
     @Option(help: "Probability that a step sends the expert's action instead of the follower's (--driver follower).")
     var beta: Float = 0.3
-    @Option(help: "When --beta starts (--driver follower): start (every step) or last-frame (only once the follower holds the plan's last frame).")
-    var betaFrom: String = "start"
     @Option(help: "Steps between the expert's branches from the follower's states (--driver follower-branches).")
     var branchEvery: Int = 10
     @Option(help: "What the follower of --driver follower-branches executes: demonstration (the seed's true demonstration) or model (a plan drawn by --plan-model).")
@@ -77,13 +75,6 @@ struct CollectCommand: ParsableCommand {
         }
         try OptionChecks.finite(noise, "--noise", in: 0...2)
         try OptionChecks.finite(beta, "--beta", in: 0...1)
-        guard ["start", "last-frame"].contains(betaFrom) else {
-            throw ValidationError("--beta-from \(betaFrom): use start (the expert may act from the first step) or last-frame "
-                + "(only once the follower holds the plan's last frame)")
-        }
-        if betaFrom != "start" && driver != "follower" {
-            throw ValidationError("--beta-from is for --driver follower; drop it or add that driver")
-        }
         if wristCamera != 0 { try OptionChecks.range(wristCamera, "--wrist-camera", 8...512) }
         if driver.hasPrefix("follower") && follower == nil {
             throw ValidationError("--driver \(driver) needs --follower PATH (a model.safetensors from videoagent train-follower)")
@@ -106,7 +97,7 @@ struct CollectCommand: ParsableCommand {
         case "noisy": how = .noisyExpert(sigma: noise)
         case "follower", "follower-branches":
             let (loaded, _) = try PlanFollower.load(follower!)
-            how = .follower(loaded, beta: driver == "follower" ? beta : 0, fromLastFrame: betaFrom == "last-frame")
+            how = .follower(loaded, beta: driver == "follower" ? beta : 0)
             if driver == "follower-branches" { branchingFollower = loaded }
             planResolution = loaded.config.planResolution
             if branchPlans == "model" {

@@ -32,8 +32,6 @@ struct CLIRobustnessTests {
         (["collect", "--out", "o", "--driver", "follower-branches", "--follower", "f", "--branch-plans", "true"],
          "--branch-plans true: use demonstration or model"),
         (["collect", "--out", "o", "--branch-plans", "model"], "--branch-plans model is for --driver follower-branches"),
-        (["collect", "--out", "o", "--driver", "follower", "--follower", "f", "--beta-from", "end"], "--beta-from end: use start"),
-        (["collect", "--out", "o", "--beta-from", "last-frame"], "--beta-from is for --driver follower"),
         (["topics", "describe", "--bus", "kafka://127.0.0.1:99999"], "port 99999"),
         (["critique", "--frames", "f", "--task", "x", "--critic", "vlm"], "--vlm-url"),
         (["critique", "--frames", "f", "--task", "x", "--critic", "vlm", "--vlm-url", "ftp://h/v1", "--vlm-model", "m"], "--vlm-url"),

@@ -40,24 +40,6 @@ struct FollowerBranchTests {
         #expect(alone.steps == followed.steps)
     }
 
-    @Test("DAgger with the expert's help from the last plan frame: the follower acts alone until it holds that frame")
-    func expertHelpsFromTheLastFrame() throws {
-        let (follower, collector) = try Self.setUp(maxSteps: 40)
-        follower.maxStepsPerGoal = 3  // an untrained follower, paced through the plan
-        let loop = try collector.play(task: "push", camera: "corner", seed: 11, driver: .follower(follower, beta: 1, fromLastFrame: true))
-        let last = try #require(loop.plans.first?.plan.lastIndex)
-        let (before, after) = (0..<loop.steps).reduce(into: (0, 0)) { count, t in
-            if loop.goals[t] >= last {
-                count.1 += 1
-                #expect(loop.actions[t] == loop.labels[t], "step \(t) holds the last frame: the expert acts (beta 1)")
-            } else {
-                count.0 += 1
-                #expect(loop.actions[t] != loop.labels[t], "step \(t) pursues frame \(loop.goals[t]): the follower acts")
-            }
-        }
-        #expect(before >= 10 && after >= 5, "\(before) steps before the last frame, \(after) on it")
-    }
-
     @Test("with a planner the follower executes the plan drawn from its first frame, and branches start from where that leads")
     func branchesFromADrawnPlan() throws {
         let (follower, collector) = try Self.setUp(maxSteps: 40)

@@ -68,17 +68,6 @@ struct FollowerLearningTests {
         #expect(FollowerData.trainingSteps(closing, steps: 20).count == 20)
     }
 
-    @Test("follower-driven episodes teach only the steps that pursued the plan's last frame")
-    func followerEpisodesTeachTheirFinalGoalSteps() {
-        // One plan of 8 frames made at step 0: the last frame (7) is pursued from step 5 on, after a rewind from step 8.
-        let goals = [1, 2, 4, 6, 6, 7, 7, 7, 3, 5, 7, 7]
-        #expect(FollowerData.finalGoalSteps(goals: goals, plans: [(0, 8)], steps: 12) == [5, 6, 7, 10, 11])
-        // A new plan (of 4 frames) made at step 6: its last frame is 3.
-        #expect(FollowerData.finalGoalSteps(goals: goals, plans: [(0, 8), (6, 4)], steps: 12) == [5, 6, 7, 8, 9, 10, 11])
-        // Steps before the first plan teach nothing; the last step of the record has no label.
-        #expect(FollowerData.finalGoalSteps(goals: goals, plans: [(3, 8)], steps: 11) == [5, 6, 7, 10])
-    }
-
     @Test("final goals: samples pursue the last frame of a successful episode from any step, reached only at its end")
     func finalGoals() throws {
         let data = try FollowerData(directories: [Self.dataset], config: .micro)

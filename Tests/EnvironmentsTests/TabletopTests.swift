@@ -36,21 +36,6 @@ struct TabletopTests {
         }
     }
 
-    @Test("push: the lenient teacher goes on pushing a pusher a little high behind the puck; the strict expert lifts and lines up")
-    func pushTeacherToleratesHeight() {
-        var rng = SeededRNG(seed: 7)
-        let push = Push(rng: &rng)
-        let line = push.target - push.puck
-        let d = line / (line * line).sum().squareRoot()
-        let behind = push.puck - d * 0.05  // touching the puck, straight behind it
-        let gripper = Gripper(position: Vec3(behind.x, behind.y, 0.035), opening: 0)
-        let strict = push.expertAction(gripper: gripper, slack: 0)
-        let teacher = push.expertAction(gripper: gripper, slack: 0.008)
-        #expect(strict[2] > 0.5, "the strict expert lifts: \(strict)")
-        // Pushing: along the line towards the target, and down.
-        #expect(teacher[0] * d.x + teacher[1] * d.y > 0.5 && teacher[2] < 0, "the teacher pushes: \(teacher)")
-    }
-
     @Test("every scripted expert succeeds at least 95 % of the time, at its own precision and as a lenient teacher",
           arguments: taskNames, [Float(0), 0.008])
     func expertSucceeds(task: String, slack: Float) throws {

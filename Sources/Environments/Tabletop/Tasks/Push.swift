@@ -71,10 +71,7 @@ struct Push: TabletopTask {
         let rel = tip2 - puck
         let alongLine = (rel * d).sum()
         let offLine = abs(rel.x * d.y - rel.y * d.x)
-        // A lenient teacher (slack > 0) counts a push up to `slack` higher as one: the pusher meets the
-        // puck anywhere below its 4 cm, and a teacher that says "lift and go round" to a follower pushing
-        // straight at 3 cm taught it to lift mid-push (the follower's model card, r22).
-        if tip.z < 0.03 + slack && alongLine < -0.025 && offLine < 0.02 {
+        if tip.z < 0.03 && alongLine < -0.025 && offLine < 0.02 {
             // Aim slightly into the puck from exactly behind it: the sideways part of each step
             // steers the tip back onto the line, the forward part pushes.
             let goal = puck - d * (Self.radius + Self.pusher - min(0.012, distance))
