@@ -128,6 +128,9 @@ struct CollectCommand: ParsableCommand {
         var sheetRows: [(caption: String, frames: [RGBImage])] = []
         let total = taskList.count * cameraList.count * episodes
         var done = 0, branchesTried = 0, branchesKept = 0, branchSteps = 0
+        // Who drove, for the progress lines and the summary: branches name what the follower executed.
+        let executed = branchPlans == "model" ? "a drawn plan" : "the true demonstration"
+        let drivenBy = branchingFollower != nil ? "follower on \(executed)" : how.name
         let started = Date()
         for task in taskList {
             let isHard = environment.tasks.first { $0.name == task }?.isHard ?? false
@@ -150,7 +153,10 @@ struct CollectCommand: ParsableCommand {
                             branchesKept += 1
                             branchSteps += record.steps
                         }
-                        if i == 0 { sheetRows.append(("\(task) \(camera) follower \(followed.success ? "ok" : "fail")", followed.frames)) }
+                        if i == 0 {
+                            sheetRows.append(("\(task) \(camera) follower on \(branchPlans == "model" ? "drawn plan" : "demonstration") "
+                                + (followed.success ? "ok" : "fail"), followed.frames))
+                        }
                         done += 1
                         continue
                     }
@@ -166,7 +172,7 @@ struct CollectCommand: ParsableCommand {
                                    meanSteps: Double(steps) / Double(episodes)))
                 let elapsed = Date().timeIntervalSince(started)
                 print(String(format: "[%d/%d] %@ %@: %@ success %d/%d, %.0f steps on average (%.0f s elapsed)",
-                             done, total, task, camera, how.name, succeeded, episodes, Double(steps) / Double(episodes), elapsed)
+                             done, total, task, camera, drivenBy, succeeded, episodes, Double(steps) / Double(episodes), elapsed)
                       + (branchingFollower != nil ? "; expert branches so far: \(branchesKept) kept of \(branchesTried), \(branchSteps) steps" : ""))
             }
         }
@@ -177,7 +183,7 @@ struct CollectCommand: ParsableCommand {
         try encoder.encode(summary).write(to: URL(fileURLWithPath: out + "/summary.json"))
         try PNG.write(ContactSheet.make(rows: sheetRows, cell: 64), to: out + "/contact_sheet.png")
         print(String(format: "overall %@ success %.1f%% (hard tasks %.1f%%, others %.1f%%); wrote %@/summary.json and contact_sheet.png",
-                     how.name, 100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
+                     drivenBy, 100 * summary.overallSuccessRate, 100 * summary.hardSuccessRate, 100 * summary.easySuccessRate, out))
     }
 
     /// Draws one base plan (10 DDIM steps) with --plan-model, seeded from --seed-start so a collection
