@@ -129,8 +129,7 @@ struct CollectCommand: ParsableCommand {
         let total = taskList.count * cameraList.count * episodes
         var done = 0, branchesTried = 0, branchesKept = 0, branchSteps = 0
         // Who drove, for the progress lines and the summary: branches name what the follower executed.
-        let executed = branchPlans == "model" ? "a drawn plan" : "the true demonstration"
-        let drivenBy = branchingFollower != nil ? "follower on \(executed)" : how.name
+        let drivenBy = branchingFollower == nil ? how.name : "follower on " + (branchPlans == "model" ? "drawn plan" : "demonstration")
         let started = Date()
         for task in taskList {
             let isHard = environment.tasks.first { $0.name == task }?.isHard ?? false
@@ -153,10 +152,7 @@ struct CollectCommand: ParsableCommand {
                             branchesKept += 1
                             branchSteps += record.steps
                         }
-                        if i == 0 {
-                            sheetRows.append(("\(task) \(camera) follower on \(branchPlans == "model" ? "drawn plan" : "demonstration") "
-                                + (followed.success ? "ok" : "fail"), followed.frames))
-                        }
+                        if i == 0 { sheetRows.append(("\(task) \(camera) \(drivenBy) \(followed.success ? "ok" : "fail")", followed.frames)) }
                         done += 1
                         continue
                     }
