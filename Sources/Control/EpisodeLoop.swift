@@ -155,7 +155,6 @@ public final class EpisodeLoop {
     /// Records one step: the action sent, the expert's action when known, and what came back.
     public func record(action: [Float], label: [Float]? = nil, result: StepResult) {
         precondition(phase == .acting, "record(action:label:result:) is for an acting episode")
-        let before = observation.proprioception
         actions.append(action)
         if let label { labels.append(label) }
         goals.append(plan == nil ? 0 : goal)
@@ -171,8 +170,10 @@ public final class EpisodeLoop {
         } else if result.truncated {
             finish(.stepLimit)
         } else if plan != nil {
-            let moved = handDistance(before, result.observation.proprioception)
-            stillSteps = moved < rule.stallDistance ? stillSteps + 1 : 0
+            // Measured against where the hand was `stallSpan` steps ago (the step before, by default).
+            let span = max(1, rule.stallSpan)
+            let moved = handDistance(proprioception[max(0, proprioception.count - 1 - span)], result.observation.proprioception)
+            stillSteps = moved < rule.stallDistance * Float(span) ? stillSteps + 1 : 0
             if stillSteps >= rule.stallSteps {
                 if replans < rule.maxReplans {
                     askForNewPlan()

@@ -19,15 +19,42 @@ public struct ReplanRule: Sendable, Codable, Equatable {
     public var rewindFrames: Int
     /// Rewinds allowed per episode.
     public var maxRewinds: Int
+    /// Steps over which the hand's movement is measured: a step counts as still when the hand is within
+    /// `stallSpan × stallDistance` of where it was `stallSpan` steps before. 1 (the paper's rule) for a
+    /// follower that decides every step; a follower that looks only every K steps (``PlanFollower/frameEvery``)
+    /// sways through a K-step cycle while it holds a frame — 1 to 5 mm a step, back where it was K steps
+    /// later — and is never still step by step, so its stalls are measured over K
+    /// (``measuringStalls(over:)``).
+    public var stallSpan: Int
 
     public init(stallDistance: Float = 0.001, stallSteps: Int = 15, maxReplans: Int = 0, replanWhenPlanEnds: Bool = true,
-                rewindFrames: Int = 0, maxRewinds: Int = 0) {
+                rewindFrames: Int = 0, maxRewinds: Int = 0, stallSpan: Int = 1) {
         self.stallDistance = stallDistance
         self.stallSteps = stallSteps
         self.maxReplans = maxReplans
         self.replanWhenPlanEnds = replanWhenPlanEnds
         self.rewindFrames = rewindFrames
         self.maxRewinds = maxRewinds
+        self.stallSpan = stallSpan
+    }
+
+    enum CodingKeys: String, CodingKey { case stallDistance, stallSteps, maxReplans, replanWhenPlanEnds, rewindFrames, maxRewinds, stallSpan }
+
+    public init(from decoder: any Decoder) throws {
+        // Rules saved before stall spans existed measured every step.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(stallDistance: try c.decode(Float.self, forKey: .stallDistance), stallSteps: try c.decode(Int.self, forKey: .stallSteps),
+                  maxReplans: try c.decode(Int.self, forKey: .maxReplans),
+                  replanWhenPlanEnds: try c.decode(Bool.self, forKey: .replanWhenPlanEnds),
+                  rewindFrames: try c.decode(Int.self, forKey: .rewindFrames), maxRewinds: try c.decode(Int.self, forKey: .maxRewinds),
+                  stallSpan: try c.decodeIfPresent(Int.self, forKey: .stallSpan) ?? 1)
+    }
+
+    /// The same rule with stalls measured over `span` steps: a follower's ``PlanFollower/frameEvery``.
+    public func measuringStalls(over span: Int) -> ReplanRule {
+        var rule = self
+        rule.stallSpan = max(1, span)
+        return rule
     }
 
     /// The same rule for an arm that follows one plan: no new plans, rewinds as they are.

@@ -96,6 +96,7 @@ enum StageFactory {
             return (id: robot, environment: environment as any Environment)
         }
         return ExecutorService(bus: bus, instance: instance, follower: follower, robots: made, schedule: schedule,
-                               environmentName: made.first?.environment.name ?? env, rule: rule, logger: logger)
+                               environmentName: made.first?.environment.name ?? env, rule: rule.measuringStalls(over: frameEvery),
+                               logger: logger)
     }
 }

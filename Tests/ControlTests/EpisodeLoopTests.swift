@@ -1,3 +1,4 @@
+import Foundation
 @testable import Control
 import Dataset
 import Environments
@@ -80,6 +81,25 @@ struct EpisodeLoopTests {
         #expect(plans == 1 && loop.end == .stepLimit)
         let (still, stillPlans) = try run(LineEnvironment(maxSteps: 30), rule: .none, action: { _ in 0 })
         #expect(stillPlans == 1 && still.end == .stepLimit)
+    }
+
+    @Test("a hand swaying through a 3-step cycle stalls when stalls are measured over 3 steps, never step by step")
+    func swayingStallsOverItsSpan() throws {
+        // Out 3 mm, back 1.5 mm, back 1.5 mm: where it was every third step, never still from one step to the next.
+        let sway: (EpisodeLoop) -> Float = { loop in [0.3, -0.15, -0.15][loop.steps % 3] }
+        let rule = ReplanRule(stallSteps: 6, maxReplans: 2)
+        let (stepwise, stepwisePlans) = try run(LineEnvironment(maxSteps: 40), rule: rule, action: sway)
+        #expect(stepwisePlans == 1 && stepwise.replans == 0)
+        let (spanned, spannedPlans) = try run(LineEnvironment(maxSteps: 40), rule: rule.measuringStalls(over: 3), action: sway)
+        #expect(spannedPlans == 3 && spanned.replans == 2)
+        // Steady motion under a millimetre a step is still over any span; 2 mm a step is not.
+        let (slow, _) = try run(LineEnvironment(maxSteps: 30), rule: rule.measuringStalls(over: 3), action: { _ in 0.05 })
+        #expect(slow.replans == 2)
+        let (moving, _) = try run(LineEnvironment(maxSteps: 30), rule: rule.measuringStalls(over: 3), action: { _ in 0.2 })
+        #expect(moving.replans == 0)
+        // Rules saved before spans existed read with a span of 1.
+        let old = #"{"stallDistance":0.001,"stallSteps":15,"maxReplans":5,"replanWhenPlanEnds":true,"rewindFrames":4,"maxRewinds":3}"#
+        #expect(try JSONDecoder().decode(ReplanRule.self, from: Data(old.utf8)).stallSpan == 1)
     }
 
     @Test("with no new plan left, a stall rewinds the plan by K frames, at most M times, and never past its first frame")
