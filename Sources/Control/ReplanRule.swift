@@ -50,7 +50,8 @@ public struct ReplanRule: Sendable, Codable, Equatable {
                   stallSpan: try c.decodeIfPresent(Int.self, forKey: .stallSpan) ?? 1)
     }
 
-    /// The same rule with stalls measured over `span` steps: a follower's ``PlanFollower/frameEvery``.
+    /// The same rule with stalls measured over `span` steps: a follower's ``PlanFollower/frameEvery``
+    /// (applied where episodes are paired with their follower: eval's runner and the executor).
     public func measuringStalls(over span: Int) -> ReplanRule {
         var rule = self
         rule.stallSpan = max(1, span)

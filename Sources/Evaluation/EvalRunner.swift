@@ -313,8 +313,8 @@ public final class EvalRunner {
         let loops = try cells.enumerated().map { i, cell in
             let observation = try environments[i].reset(task: cell.task, seed: cell.seed, camera: cell.camera,
                                                         resolution: follower.config.resolution)
-            let loop = EpisodeLoop(task: info[cell.task]!, seed: cell.seed, camera: cell.camera, first: observation, rule: rule,
-                                   planned: true)
+            let loop = EpisodeLoop(task: info[cell.task]!, seed: cell.seed, camera: cell.camera, first: observation,
+                                   rule: rule.measuringStalls(over: follower.frameEvery), planned: true)
             if let first { loop.receive(first[i]) }
             return loop
         }

@@ -123,8 +123,8 @@ struct EvalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var settings = EvalSettings(tasks: taskInfos, cameras: cameraList,
                                     seeds: (0..<UInt64(seeds)).map { seedStart + $0 }, variants: chosen, iterations: iterations,
-                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans, rewindFrames: rewindFrames,
-                                                           maxRewinds: maxRewinds).measuringStalls(over: frameEvery), batch: batch,
+                                    replanRule: ReplanRule(stallSteps: stallSteps, maxReplans: maxReplans,
+                                                           rewindFrames: rewindFrames, maxRewinds: maxRewinds), batch: batch,
                                     judge: try judge.judge())
         settings.descriptiveFeedback = feedback == "descriptive"
         settings.candidates = candidates

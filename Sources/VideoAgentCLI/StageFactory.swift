@@ -96,7 +96,6 @@ enum StageFactory {
             return (id: robot, environment: environment as any Environment)
         }
         return ExecutorService(bus: bus, instance: instance, follower: follower, robots: made, schedule: schedule,
-                               environmentName: made.first?.environment.name ?? env, rule: rule.measuringStalls(over: frameEvery),
-                               logger: logger)
+                               environmentName: made.first?.environment.name ?? env, rule: rule, logger: logger)
     }
 }

@@ -220,8 +220,8 @@ public final class ExecutorService: @unchecked Sendable {
             }
             let first = try robot.environment.reset(task: episode.task.name, seed: episode.seed, camera: episode.camera,
                                                     resolution: resolution)
-            robot.loop = EpisodeLoop(task: episode.task, seed: episode.seed, camera: episode.camera, first: first, rule: rule,
-                                     planned: true)
+            robot.loop = EpisodeLoop(task: episode.task, seed: episode.seed, camera: episode.camera, first: first,
+                                     rule: rule.measuringStalls(over: follower.frameEvery), planned: true)
             robot.episodeID = id
             robot.lastMessageID = nil
             robot.planIDs = []
