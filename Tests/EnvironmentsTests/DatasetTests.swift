@@ -47,6 +47,21 @@ struct DatasetTests {
         #expect(FileManager.default.fileExists(atPath: exported + "/images/observation.image/episode_000000/frame_000000.png"))
     }
 
+    @Test("plan and wrist frames written with an episode are read back as written")
+    func planAndWristFrames() throws {
+        let directory = temporary("plan-frames")
+        var (record, frames, _) = try Collector(environment: TabletopEnvironment(), resolution: 16)
+            .play(task: "button-press", camera: "corner", seed: 4).record(environment: "builtin", resolution: 16, policy: "expert")
+        record.wristResolution = 8
+        let wrist = frames.indices.map { RGBImage(width: 8, height: 8, color: (UInt8($0 % 256), 40, 0)) }
+        let plans = (0..<2).map { p in (0..<3).map { RGBImage(width: 4, height: 4, color: (UInt8(p * 90), UInt8($0 * 70), 9)) } }
+        try DatasetWriter(directory: directory).write(record, frames: frames, plans: plans, wrist: wrist)
+        let reader = try DatasetReader(directory: directory)
+        let folder = try reader.episodes()[0].folder
+        #expect(try reader.planFrames(in: folder, plan: 1, count: 3) == plans[1])
+        #expect(try reader.wristFrames(in: folder, count: frames.count) == wrist)
+    }
+
     @Test("a folder without episodes is refused with the command that makes one")
     func missingDataset() {
         let error = #expect(throws: DatasetError.self) { try DatasetReader(directory: temporary("nothing")) }
