@@ -12,9 +12,7 @@ import Tensor
 ///   are: a plan made at a random earlier step s shows frames evenly spaced from s to the end;
 ///   the goal is its first frame after t (sometimes the one just passed, labelled "reached");
 /// - follower-driven episodes use the plans they followed and the goals pursued; whether a goal
-///   was reached is not known there, so those samples teach actions only. With `correctionsWithin`
-///   they teach only the steps where the expert corrected the follower rather than overruled it
-///   (``correctionSteps(sent:labels:cosine:)``).
+///   was reached is not known there, so those samples teach actions only.
 public final class FollowerData {
     struct Episode {
         /// Where the episode was read from (named when a frame no longer decodes).
@@ -49,9 +47,7 @@ public final class FollowerData {
     /// Loads every episode of the datasets (failed ones too: their states are labelled by the expert).
     /// Frames stay PNG-compressed in memory (with wrist frames ~2.5 KB a labelled step, against ~27 KB decoded)
     /// and are decoded when a batch is cut.
-    /// `correctionsWithin`: a cosine; follower-driven episodes then teach only the steps where the
-    /// expert's move points within that of the follower's own (nil: every step).
-    public init(directories: [String], config: FollowerConfig, futureFrames: Int = 7, correctionsWithin: Float? = nil,
+    public init(directories: [String], config: FollowerConfig, futureFrames: Int = 7,
                 progress: ((Int, Int) -> Void)? = nil) throws {
         var found: [(folder: String, record: EpisodeRecord)] = []
         for directory in directories {
@@ -83,18 +79,13 @@ public final class FollowerData {
             let plans = try (record.plans ?? []).enumerated().map { p, stored in
                 (stored.step, try (0..<stored.frameCount).map { try image(EpisodeRecord.planFrameName(plan: p, $0)) })
             }
-            let pacedGoals = record.policy == "expert+model-plans"
-            var samples = Self.trainingSteps(record.proprioception, steps: record.expertActions.count)
-            if let cosine = correctionsWithin, record.goals != nil, !pacedGoals, let labels = record.labels {
-                let corrections = Set(Self.correctionSteps(sent: record.actions, labels: labels, cosine: cosine))
-                samples = samples.filter(corrections.contains)
-            }
             loaded.append(Episode(
                 folder: folder, frames: frames, wrist: wrist,
                 proprioception: record.proprioception, labels: record.expertActions, plans: plans, goals: record.goals,
-                pacedGoals: pacedGoals,
+                pacedGoals: record.policy == "expert+model-plans",
                 landmarks: record.landmarks.flatMap { $0.count == record.frameCount ? $0 : nil },
-                samples: samples, succeeded: record.success))
+                samples: Self.trainingSteps(record.proprioception, steps: record.expertActions.count),
+                succeeded: record.success))
             progress?(i + 1, found.count)
         }
         if config.landmarks > 0, !loaded.contains(where: { $0.landmarks?.first?.count == 3 * config.landmarks }) {
@@ -106,24 +97,6 @@ public final class FollowerData {
         self.config = config
         self.futureFrames = futureFrames
         steps = loaded.reduce(0) { $0 + $1.samples.count }
-        guard steps > 0 else {
-            throw ControlError("\(directories.joined(separator: ", ")) hold no step to learn from: with corrections only, follower-driven "
-                + "episodes teach only the steps where the expert's move agrees with the follower's; add expert data (videoagent collect)")
-        }
-    }
-
-    /// The steps of a follower-driven episode where the expert's move (x, y, z) points within
-    /// `cosine` of the move the follower sent: corrections of what it was doing — steer a push
-    /// back onto the puck's line — rather than overrulings ("lift and go round"), which a follower
-    /// that cannot see the millimetres behind them learns as a habit (its model card, r22/r23).
-    /// Steps where either move is under a tenth of full speed say nothing about direction and are left out.
-    static func correctionSteps(sent: [[Float]], labels: [[Float]], cosine: Float) -> [Int] {
-        (0..<min(sent.count, labels.count)).filter { t in
-            let a = SIMD3(sent[t][0], sent[t][1], sent[t][2]), b = SIMD3(labels[t][0], labels[t][1], labels[t][2])
-            let na = (a * a).sum().squareRoot(), nb = (b * b).sum().squareRoot()
-            guard na >= 0.1, nb >= 0.1 else { return false }
-            return (a * b).sum() / (na * nb) >= cosine
-        }
     }
 
     /// Consecutive still steps (hand moved < 1 mm and gripper unchanged) kept from one stall.

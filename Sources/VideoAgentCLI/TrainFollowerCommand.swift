@@ -46,9 +46,6 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The follower also sees the wrist camera's frames at this many pixels (0 = none).",
                                discussion: "Needs datasets from collect --wrist-camera; with --init-from a follower without one gets one, starting at zero (it acts as before until trained)."))
     var wrist: Int = 0
-    @Option(help: ArgumentHelp("Follower-driven (DAgger) episodes teach only the steps where the expert's move is within this cosine of the follower's (0.5: 60°).",
-                               discussion: "Corrections of what the follower was doing, not overrulings; other episodes are unaffected. Give it again with --resume."))
-    var correctionsWithin: Float?
 
     static let defaultSteps = 6000
 
@@ -64,7 +61,6 @@ struct TrainFollowerCommand: ParsableCommand {
         try OptionChecks.finite(landmarkWeight, "--landmark-weight", in: 0...100)
         try OptionChecks.finite(finalGoal, "--final-goal", in: 0...1)
         if resume && finalGoal != 0 { throw ValidationError("--final-goal is fixed by the run being resumed; leave it out with --resume") }
-        if let correctionsWithin { try OptionChecks.finite(correctionsWithin, "--corrections-within", in: -1...1) }
         if let width { try OptionChecks.range(width, "--width", 1...256) }
         if let hidden { try OptionChecks.range(hidden, "--hidden", 1...4096) }
         if wrist != 0 {
@@ -131,7 +127,7 @@ struct TrainFollowerCommand: ParsableCommand {
         print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px"
             + (config.wrist > 0 ? ", wrist camera \(config.wrist) px" : "") + ")…")
         let loadStart = Date()
-        let dataset = try FollowerData(directories: data, config: config, correctionsWithin: correctionsWithin) { done, total in
+        let dataset = try FollowerData(directories: data, config: config) { done, total in
             if done % max(1, total / 10) == 0 || done == total {
                 print("  \(done)/\(total) episodes read (\(TrainCommand.duration(Date().timeIntervalSince(loadStart))))")
             }

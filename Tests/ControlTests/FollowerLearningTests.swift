@@ -68,44 +68,6 @@ struct FollowerLearningTests {
         #expect(FollowerData.trainingSteps(closing, steps: 20).count == 20)
     }
 
-    @Test("corrections only: steps where the expert steers what the follower does stay, overrulings and standstills go")
-    func correctionsOnly() {
-        let sent: [[Float]] = [[0.6, -0.1, 0, -1], [0.6, -0.1, 0, -1], [0.6, 0, 0, -1], [0.6, 0, 0, -1], [0.6, 0, 0, -1], [0.05, 0, 0, -1]]
-        let labels: [[Float]] = [
-            [0.6, -0.1, 0, -1],  // the same move
-            [0.65, 0.3, 0, -1],  // steered 35° back onto the line
-            [0, 0, 1, -1],       // lift and go round: an overruling
-            [-0.6, 0, 0, -1],    // the other way
-            [0.02, 0.03, 0, 1],  // (nearly) no move: no direction to agree with
-            [0.6, 0, 0, -1],     // the follower (nearly) stood still
-        ]
-        #expect(FollowerData.correctionSteps(sent: sent, labels: labels, cosine: 0.5) == [0, 1])
-        #expect(FollowerData.correctionSteps(sent: sent, labels: labels, cosine: 0.9) == [0])
-        #expect(FollowerData.correctionSteps(sent: sent, labels: labels, cosine: -1) == [0, 1, 2, 3])
-    }
-
-    @Test("corrections only thins follower-driven episodes and leaves expert and noisy ones whole")
-    func correctionsOnlyLoading() throws {
-        let directory = NSTemporaryDirectory() + "follower-dagger-\(UUID().uuidString.prefix(8))"
-        let config = FollowerConfig.micro
-        let collector = Collector(environment: TabletopEnvironment(maxSteps: 40), resolution: config.resolution,
-                                  planResolution: config.planResolution)
-        let follower = PlanFollower(net: try FollowerNet(config: config, seed: 3))
-        let driver = Collector.Driver.follower(follower, beta: 0)
-        let loop = try collector.play(task: "button-press", camera: "corner", seed: 1, driver: driver)
-        let (record, frames, plans) = loop.record(environment: "builtin", resolution: config.resolution, policy: driver.name)
-        try DatasetWriter(directory: directory).write(record, frames: frames, plans: plans)
-        let expected = FollowerData.correctionSteps(sent: record.actions, labels: record.labels!, cosine: 0.5)
-        let kept = Set(expected).intersection(FollowerData.trainingSteps(record.proprioception, steps: record.steps)).count
-        #expect(kept < record.steps)  // an untrained follower does not go where the expert would every step
-
-        let all = try FollowerData(directories: [Self.dataset, directory], config: config)
-        let corrections = try FollowerData(directories: [Self.dataset, directory], config: config, correctionsWithin: 0.5)
-        let expertOnly = try FollowerData(directories: [Self.dataset], config: config, correctionsWithin: 0.5)
-        #expect(corrections.steps == expertOnly.steps + kept)
-        #expect(all.steps > corrections.steps)
-    }
-
     @Test("final goals: samples pursue the last frame of a successful episode from any step, reached only at its end")
     func finalGoals() throws {
         let data = try FollowerData(directories: [Self.dataset], config: .micro)
