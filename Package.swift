@@ -146,7 +146,7 @@ let package = Package(
                 swiftSettings: strict),
         .testTarget(name: "VideoDiffusionTests", dependencies: ["VideoDiffusion", "VideoTestKit", "Media", "NN", "Tensor", "Blocking"],
                     swiftSettings: strict),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Dataset", "Media", "NN", "Tensor", "Blocking"],
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Dataset", "Media", "NN", "Tensor", "SeededRandom", "Blocking"],
                     swiftSettings: strict),
         .testTarget(name: "VideoCriticTests", dependencies: ["VideoCritic", "Media", "Control", "Environments"], swiftSettings: strict),
         .testTarget(name: "ChecksumTests", dependencies: ["Checksum"], swiftSettings: strict),

@@ -94,7 +94,8 @@ public final class FollowerTrainer {
     ///
     /// With `wrist` (pixels) a follower trained without a wrist camera gets one: its ``WristEncoder``
     /// starts fresh, its output at zero, so the follower begins acting exactly as the one it starts from.
-    public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions, wrist: Int? = nil) throws {
+    public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions, wrist: Int? = nil,
+                            landmarks: Int? = nil) throws {
         var config = follower.net.config
         if let wrist, wrist != config.wrist {
             guard config.wrist == 0 else {
@@ -102,9 +103,19 @@ public final class FollowerTrainer {
             }
             config.wrist = wrist
         }
+        if let landmarks, landmarks != config.landmarks {
+            guard config.landmarks == 0 else {
+                throw ControlError("the follower already has a landmark head for \(config.landmarks) points; fine-tune it without --landmarks")
+            }
+            config.landmarks = landmarks
+        }
         try self.init(config: config, options: options)
         var tensors = Dictionary(uniqueKeysWithValues: follower.net.namedTensors().map { ($0.name, $0.tensor) })
-        for (name, tensor) in net.namedTensors() where tensors[name] == nil && name.hasPrefix("wrist.") { tensors[name] = tensor }
+        // Parts the saved follower lacks start as initialised: a wrist encoder adds nothing until trained,
+        // a landmark head only adds a loss.
+        for (name, tensor) in net.namedTensors() where tensors[name] == nil && (name.hasPrefix("wrist.") || name.hasPrefix("landmarkHead.")) {
+            tensors[name] = tensor
+        }
         try net.load(tensors)
         average.reset(to: net.parameters())
     }

@@ -34,7 +34,7 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: "Steps between checkpoints.") var checkpointEvery: Int = 500
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Scene key points the follower also learns to locate (the landmark head; 0 = none, the tabletop datasets have 3).",
-                               discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card)."))
+                               discussion: "Needs datasets collected with landmarks (the built-in suite records them); it raised success but made the follower follow other tasks' plans less (model card). With --init-from a follower without a head gets one (its actions unchanged until trained)."))
     var landmarks: Int = 0
     @Option(help: "Weight of the landmark loss next to the action loss.") var landmarkWeight: Float = 1
     @Option(help: ArgumentHelp("Fraction of samples of successful demonstrations whose goal is the episode's last frame, from any earlier step.",
@@ -73,8 +73,8 @@ struct TrainFollowerCommand: ParsableCommand {
             throw ValidationError("--width and --hidden are fixed by the follower being resumed or given to --init-from; leave them out")
         }
         if resume && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one: give one of them") }
-        if initFrom != nil && (landmarks != 0 || preset != "standard" || resolution != nil) {
-            throw ValidationError("--landmarks, --preset and --resolution are fixed by the follower given to --init-from; leave them out")
+        if initFrom != nil && (preset != "standard" || resolution != nil) {
+            throw ValidationError("--preset and --resolution are fixed by the follower given to --init-from; leave them out")
         }
         if resume && resolution != nil { throw ValidationError("--resolution is fixed by the run being resumed; leave it out with --resume") }
         if let resolution {
@@ -112,7 +112,8 @@ struct TrainFollowerCommand: ParsableCommand {
             options.augmentation.finalGoal = finalGoal
             if let initFrom {
                 let (start, metadata) = try PlanFollower.load(initFrom)
-                trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist == 0 ? nil : wrist)
+                trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist == 0 ? nil : wrist,
+                                              landmarks: landmarks == 0 ? nil : landmarks)
                 print("starting from \(initFrom)" + (metadata["step"].map { " (step \($0) of its run)" } ?? ""))
             } else {
                 trainer = try FollowerTrainer(config: newRunConfig, options: options)

@@ -41,7 +41,7 @@ struct CLIRobustnessTests {
         (["train-critic", "--out", "o"], "--data DIR is required"),
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "/no/such/follower.safetensors"], "--init-from"),
         (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--resume"], "--init-from starts a new run"),
-        (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--landmarks", "3"], "fixed by the follower"),
+        (["train-follower", "--data", "d", "--out", "o", "--init-from", "m", "--preset", "micro"], "fixed by the follower"),
         (["train-follower", "--data", "d", "--out", "o", "--resolution", "48"], "1×, 2× or 4× its plan resolution"),
         (["train-follower", "--data", "d", "--out", "o", "--width", "0"], "--width must be from 1 to 256"),
         (["train-follower", "--data", "d", "--out", "o", "--resume", "--hidden", "512"], "--width and --hidden are fixed"),

@@ -4,6 +4,7 @@ import Dataset
 import Environments
 import Foundation
 import NN
+import SeededRandom
 import Tensor
 import Testing
 
@@ -146,6 +147,25 @@ struct FollowerLearningTests {
         #expect(weights(trainer.net) == weights(saved.net))
         #expect(weights(try trainer.averagedFollower().net) == weights(saved.net))
         #expect(weights(fresh.net) != weights(saved.net))
+    }
+
+    @Test("a saved follower without a landmark head can be given one: its own weights kept, its actions unchanged")
+    func landmarkHeadAdded() throws {
+        var config = FollowerConfig.micro
+        config.landmarks = 0
+        let saved = PlanFollower(net: try FollowerNet(config: config, seed: 7))
+        let trainer = try FollowerTrainer(startingFrom: saved, options: FollowerTrainingOptions(), landmarks: 3)
+        #expect(trainer.net.config.landmarks == 3)
+        let own = Dictionary(uniqueKeysWithValues: trainer.net.namedTensors().map { ($0.name, $0.tensor.toArray()) })
+        for (name, tensor) in saved.net.namedTensors() { #expect(own[name] == tensor.toArray(), "\(name)") }
+        var rng = SeededRNG(seed: 1)
+        let inputs = (frame: Tensor.randn([2, 3, 32, 32], rng: &rng), goals: Tensor.randn([2, 6, 16, 16], rng: &rng),
+                      proprioception: Tensor.randn([2, 4], rng: &rng))
+        let before = saved.net(frame: inputs.frame, goals: inputs.goals, proprioception: inputs.proprioception)
+        let after = trainer.net(frame: inputs.frame, goals: inputs.goals, proprioception: inputs.proprioception)
+        #expect(before.actions.toArray() == after.actions.toArray() && after.landmarks?.shape == [2, 9])
+        // A follower that has a head keeps it: another size is refused.
+        #expect(throws: ControlError.self) { try FollowerTrainer(startingFrom: trainer.follower, options: FollowerTrainingOptions(), landmarks: 2) }
     }
 
     @Test("the shipped follower follows the plan, not the task: button-press succeeds with its own plans and collapses with another task's")
