@@ -94,6 +94,8 @@ public final class FollowerTrainer {
     ///
     /// With `wrist` (pixels) a follower trained without a wrist camera gets one: its ``WristEncoder``
     /// starts fresh, its output at zero, so the follower begins acting exactly as the one it starts from.
+    /// With `landmarks` (points) a follower without a landmark head gets one, fresh; it only adds a loss,
+    /// so the actions are unchanged too.
     public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions, wrist: Int? = nil,
                             landmarks: Int? = nil) throws {
         var config = follower.net.config
