@@ -1,4 +1,5 @@
 import Dataset
+import Environments
 import Foundation
 import Media
 import Tensor
@@ -73,6 +74,12 @@ public final class FollowerData {
                 guard record.wristResolution != nil else {
                     throw ControlError("\(folder) has no wrist camera frames; a follower with a wrist camera learns from data "
                         + "collected with one: videoagent collect --wrist-camera \(config.wrist)")
+                }
+                let height = record.wristHeight ?? WristCamera.defaultHeight
+                guard abs(height - config.wristHeight) < 1e-4 else {
+                    throw ControlError("\(folder) has wrist frames from \(height) m above the fingertips, the follower's camera is at "
+                        + "\(config.wristHeight) m: train on data collected with --wrist-height \(config.wristHeight), or give "
+                        + "train-follower --wrist-height \(height)")
                 }
                 wrist = try (0..<record.frameCount).map { try image(EpisodeRecord.wristFrameName($0)) }
             }

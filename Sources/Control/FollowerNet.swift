@@ -1,3 +1,4 @@
+import Environments
 import NN
 import Tensor
 
@@ -22,9 +23,12 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
     public var landmarks = 0
     /// Pixels of the wrist camera's frames the follower also sees (``WristEncoder``); 0 = no wrist camera.
     public var wrist = 0
+    /// How far above the fingertips that camera looks down from, metres (``WristCamera/defaultHeight``
+    /// for followers saved before the height was an option).
+    public var wristHeight = WristCamera.defaultHeight
 
     public init(resolution: Int = 64, planResolution: Int = 32, chunk: Int = 4, width: Int = 32, hidden: Int = 256,
-                handEstimate: Bool = true, landmarks: Int = 0, wrist: Int = 0) {
+                handEstimate: Bool = true, landmarks: Int = 0, wrist: Int = 0, wristHeight: Float = WristCamera.defaultHeight) {
         self.resolution = resolution
         self.planResolution = planResolution
         self.chunk = chunk
@@ -33,9 +37,10 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         self.handEstimate = handEstimate
         self.landmarks = landmarks
         self.wrist = wrist
+        self.wristHeight = wristHeight
     }
 
-    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate, landmarks, wrist }
+    enum CodingKeys: String, CodingKey { case resolution, planResolution, chunk, width, hidden, handEstimate, landmarks, wrist, wristHeight }
 
     public init(from decoder: any Decoder) throws {
         // Followers saved before the hand estimator existed have none.
@@ -48,6 +53,7 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         handEstimate = try c.decodeIfPresent(Bool.self, forKey: .handEstimate) ?? false
         landmarks = try c.decodeIfPresent(Int.self, forKey: .landmarks) ?? 0
         wrist = try c.decodeIfPresent(Int.self, forKey: .wrist) ?? 0
+        wristHeight = try c.decodeIfPresent(Float.self, forKey: .wristHeight) ?? WristCamera.defaultHeight
     }
 
     /// A small configuration for tests.
@@ -60,6 +66,10 @@ public struct FollowerConfig: Codable, Sendable, Equatable {
         guard resolution % 4 == 0, chunk >= 1, width >= 1, hidden >= 1, landmarks >= 0 else { throw ControlError("invalid follower configuration \(self)") }
         guard wrist == 0 || (wrist >= 8 && wrist % 4 == 0) else {
             throw ControlError("the follower's wrist camera resolution \(wrist) must be 0 (none) or a multiple of 4 from 8 pixels")
+        }
+        guard WristCamera.heights.contains(wristHeight) else {
+            throw ControlError("the follower's wrist camera height \(wristHeight) m must be \(WristCamera.heights.lowerBound) to "
+                + "\(WristCamera.heights.upperBound) m")
         }
     }
 }

@@ -95,15 +95,20 @@ public final class FollowerTrainer {
     /// With `wrist` (pixels) a follower trained without a wrist camera gets one: its ``WristEncoder``
     /// starts fresh, its output at zero, so the follower begins acting exactly as the one it starts from.
     /// With `landmarks` (points) a follower without a landmark head gets one, fresh; it only adds a loss,
-    /// so the actions are unchanged too.
+    /// so the actions are unchanged too. With `wristHeight` (metres) the wrist camera is moved: the
+    /// weights stay and learn the new view from data collected there.
     public convenience init(startingFrom follower: PlanFollower, options: FollowerTrainingOptions, wrist: Int? = nil,
-                            landmarks: Int? = nil) throws {
+                            landmarks: Int? = nil, wristHeight: Float? = nil) throws {
         var config = follower.net.config
         if let wrist, wrist != config.wrist {
             guard config.wrist == 0 else {
                 throw ControlError("the follower already has a \(config.wrist)-pixel wrist camera; fine-tune it without --wrist")
             }
             config.wrist = wrist
+        }
+        if let wristHeight {
+            guard config.wrist > 0 else { throw ControlError("the follower has no wrist camera to move; give it one with --wrist") }
+            config.wristHeight = wristHeight
         }
         if let landmarks, landmarks != config.landmarks {
             guard config.landmarks == 0 else {

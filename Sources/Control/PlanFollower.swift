@@ -48,7 +48,7 @@ public final class PlanFollower {
     /// Attaches the wrist camera this follower was trained with (none: takes any away), or says
     /// why `environment` cannot run it.
     public func prepare(_ environment: any Environment) throws {
-        try environment.attachWristCamera(resolution: config.wrist)
+        try environment.attachWristCamera(resolution: config.wrist, height: config.wristHeight)
     }
 
     /// Decisions for episodes that are acting, in one batch: the network runs on those that need a

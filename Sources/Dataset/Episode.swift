@@ -36,6 +36,9 @@ public struct EpisodeRecord: Codable, Sendable, Equatable {
     public var branchedAt: Int?
     /// Pixels of the wrist camera's frames (`wrist_000.png` …, one per frame), when the episode has them.
     public var wristResolution: Int?
+    /// How far above the fingertips the wrist camera looked down from, metres; nil in datasets from
+    /// before the height was an option (they used 0.10).
+    public var wristHeight: Float?
 
     /// A plan as recorded with an episode: made at `step`, `frameCount` frames (observation first).
     public struct StoredPlan: Codable, Sendable, Equatable {

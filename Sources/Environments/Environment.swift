@@ -32,9 +32,11 @@ public protocol Environment: AnyObject {
 
     /// Adds a camera in the robot's hand to every observation from now on (``Observation/wrist``,
     /// `resolution` pixels square; 0 takes it away): a close, hand-centred view
-    /// for contact, beside the scene camera the plans are drawn from. Environments without one throw
+    /// for contact, beside the scene camera the plans are drawn from, looking straight down from
+    /// `height` metres above the fingertips (higher sees more of the scene around the hand, each
+    /// pixel coarser; ``WristCamera/heights``). Environments without one throw
     /// ``EnvironmentError/noWristCamera(_:)``.
-    func attachWristCamera(resolution: Int) throws
+    func attachWristCamera(resolution: Int, height: Float) throws
 
     /// Releases what the environment holds (a child process, a connection).
     func close()
@@ -66,9 +68,22 @@ extension Environment {
     /// Environments that render every step are never asked: their frames are never stale.
     public func render() throws -> Observation { throw EnvironmentError.cannotRender(name) }
 
-    public func attachWristCamera(resolution: Int) throws {
+    public func attachWristCamera(resolution: Int, height: Float) throws {
         if resolution != 0 { throw EnvironmentError.noWristCamera(name) }
     }
+
+    /// A wrist camera at the default height (``WristCamera/defaultHeight``).
+    public func attachWristCamera(resolution: Int) throws {
+        try attachWristCamera(resolution: resolution, height: WristCamera.defaultHeight)
+    }
+}
+
+/// Where the camera in the robot's hand sits.
+public enum WristCamera {
+    /// Metres above the fingertips; every follower and dataset from before the height was an option used it.
+    public static let defaultHeight: Float = 0.10
+    /// Heights a camera may be attached at, metres.
+    public static let heights: ClosedRange<Float> = 0.03...0.5
 }
 
 extension Demonstrator {
@@ -153,6 +168,7 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
     case unknownCamera(String, known: [String])
     case invalidAction(String)
     case invalidResolution(Int)
+    case invalidWristHeight(Float)
     case notReset
     case bridge(String)
     case cannotBranch(String)
@@ -166,6 +182,8 @@ public enum EnvironmentError: Error, CustomStringConvertible, Equatable, Sendabl
             return "unknown camera '\(name)'; known cameras: \(known.joined(separator: ", "))"
         case .invalidAction(let detail): return "invalid action: \(detail)"
         case .invalidResolution(let r): return "resolution \(r) is out of range; use 8 to 512 pixels"
+        case .invalidWristHeight(let h):
+            return "wrist camera height \(h) m is out of range; use \(WristCamera.heights.lowerBound) to \(WristCamera.heights.upperBound) m above the fingertips"
         case .notReset: return "step() before reset(): start an episode first"
         case .bridge(let detail): return "environment bridge: \(detail)"
         case .cannotBranch(let name):

@@ -55,6 +55,9 @@ struct CollectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also record the wrist camera's frames at this many pixels (0 = none; built-in suite).",
                                discussion: "Stored as wrist_NNN.png beside the frames: the data for train-follower --wrist."))
     var wristCamera: Int = 0
+    @Option(help: ArgumentHelp("How far above the fingertips the wrist camera looks down from, metres.",
+                               discussion: "Higher sees more of the scene around the hand (from 0.2 m the puck and its spot together), each pixel coarser."))
+    var wristHeight: Float = WristCamera.defaultHeight
     @OptionGroup var environmentOptions: EnvironmentOptions
 
     func validate() throws {
@@ -76,6 +79,10 @@ struct CollectCommand: ParsableCommand {
         try OptionChecks.finite(noise, "--noise", in: 0...2)
         try OptionChecks.finite(beta, "--beta", in: 0...1)
         if wristCamera != 0 { try OptionChecks.range(wristCamera, "--wrist-camera", 8...512) }
+        try OptionChecks.finite(wristHeight, "--wrist-height", in: WristCamera.heights)
+        if wristCamera == 0 && wristHeight != WristCamera.defaultHeight {
+            throw ValidationError("--wrist-height places the wrist camera: give --wrist-camera N too")
+        }
         if driver.hasPrefix("follower") && follower == nil {
             throw ValidationError("--driver \(driver) needs --follower PATH (a model.safetensors from videoagent train-follower)")
         }
@@ -85,7 +92,7 @@ struct CollectCommand: ParsableCommand {
         Console.lineBuffered()
         let environment = try environmentOptions.make(env)
         defer { environment.close() }
-        try environment.attachWristCamera(resolution: wristCamera)
+        try environment.attachWristCamera(resolution: wristCamera, height: wristHeight)
         let taskList = try Self.choose(tasks, from: environment.tasks.map(\.name), what: "task")
         let cameraList = try Self.choose(cameras, from: environment.cameras, what: "camera")
         let how: Collector.Driver
@@ -113,6 +120,9 @@ struct CollectCommand: ParsableCommand {
             }
             if loaded.config.wrist > 0 && loaded.config.wrist != wristCamera {
                 throw ValidationError("the follower sees \(loaded.config.wrist)-pixel wrist camera frames; give --wrist-camera \(loaded.config.wrist)")
+            }
+            if loaded.config.wrist > 0 && abs(loaded.config.wristHeight - wristHeight) > 1e-4 {
+                throw ValidationError("the follower's wrist camera looks down from \(loaded.config.wristHeight) m; give --wrist-height \(loaded.config.wristHeight)")
             }
         case "expert-model-plans":
             let (planner, resolution) = try makePlanner()
@@ -148,6 +158,7 @@ struct CollectCommand: ParsableCommand {
                             var (record, frames, _) = branch.record(environment: environment.name, resolution: resolution,
                                                                     policy: "expert-from-follower-state")
                             record.branchedAt = step
+                            if wristCamera > 0 { record.wristHeight = wristHeight }
                             try writer.write(record, frames: frames, wrist: branch.wristFrames)
                             branchesKept += 1
                             branchSteps += record.steps
@@ -157,7 +168,8 @@ struct CollectCommand: ParsableCommand {
                         continue
                     }
                     let loop = try collector.play(task: task, camera: camera, seed: seed, driver: how)
-                    let (record, frames, plans) = loop.record(environment: environment.name, resolution: resolution, policy: how.name)
+                    var (record, frames, plans) = loop.record(environment: environment.name, resolution: resolution, policy: how.name)
+                    if wristCamera > 0 { record.wristHeight = wristHeight }
                     steps += record.steps
                     if record.success { succeeded += 1 }
                     if record.success || keepAll { try writer.write(record, frames: frames, plans: plans, wrist: loop.wristFrames) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Control
+import Environments
 import Foundation
 import NN
 
@@ -46,6 +47,9 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The follower also sees the wrist camera's frames at this many pixels (0 = none).",
                                discussion: "Needs datasets from collect --wrist-camera; with --init-from a follower without one gets one, starting at zero (it acts as before until trained)."))
     var wrist: Int = 0
+    @Option(help: ArgumentHelp("How far above the fingertips the wrist camera looks down from, metres (default: 0.10, or the --init-from follower's).",
+                               discussion: "Must match the data's (collect --wrist-height). With --init-from the follower's camera moves there and it learns the new view."))
+    var wristHeight: Float?
 
     static let defaultSteps = 6000
 
@@ -68,6 +72,11 @@ struct TrainFollowerCommand: ParsableCommand {
             guard wrist % 4 == 0 else { throw ValidationError("--wrist \(wrist): use a multiple of 4 (e.g. 64)") }
         }
         if resume && wrist != 0 { throw ValidationError("--wrist is fixed by the run being resumed; leave it out with --resume") }
+        if let wristHeight {
+            try OptionChecks.finite(wristHeight, "--wrist-height", in: WristCamera.heights)
+            if resume { throw ValidationError("--wrist-height is fixed by the run being resumed; leave it out with --resume") }
+            if initFrom == nil && wrist == 0 { throw ValidationError("--wrist-height places the wrist camera: give --wrist N too") }
+        }
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
         if (resume || initFrom != nil) && (width != nil || hidden != nil) {
             throw ValidationError("--width and --hidden are fixed by the follower being resumed or given to --init-from; leave them out")
@@ -90,6 +99,7 @@ struct TrainFollowerCommand: ParsableCommand {
         var config = preset == "micro" ? FollowerConfig.micro : FollowerConfig()
         config.landmarks = landmarks
         config.wrist = wrist
+        if let wristHeight { config.wristHeight = wristHeight }
         if let resolution { config.resolution = resolution }
         if let width { config.width = width }
         if let hidden { config.hidden = hidden }
@@ -113,7 +123,7 @@ struct TrainFollowerCommand: ParsableCommand {
             if let initFrom {
                 let (start, metadata) = try PlanFollower.load(initFrom)
                 trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist == 0 ? nil : wrist,
-                                              landmarks: landmarks == 0 ? nil : landmarks)
+                                              landmarks: landmarks == 0 ? nil : landmarks, wristHeight: wristHeight)
                 print("starting from \(initFrom)" + (metadata["step"].map { " (step \($0) of its run)" } ?? ""))
             } else {
                 trainer = try FollowerTrainer(config: newRunConfig, options: options)
@@ -126,7 +136,7 @@ struct TrainFollowerCommand: ParsableCommand {
         }
         let config = trainer.net.config
         print("loading episodes from \(data.joined(separator: ", ")) at \(config.resolution) px (plans \(config.planResolution) px"
-            + (config.wrist > 0 ? ", wrist camera \(config.wrist) px" : "") + ")…")
+            + (config.wrist > 0 ? ", wrist camera \(config.wrist) px from \(config.wristHeight) m" : "") + ")…")
         let loadStart = Date()
         let dataset = try FollowerData(directories: data, config: config) { done, total in
             if done % max(1, total / 10) == 0 || done == total {

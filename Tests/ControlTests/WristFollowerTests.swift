@@ -61,6 +61,37 @@ struct WristFollowerTests {
         #expect(throws: ControlError.self) { try FollowerNet(config: config) }
     }
 
+    @Test("a follower's wrist camera can be moved higher: it is kept when saved, attached there, and data from another height is refused")
+    func movedHigher() throws {
+        var config = FollowerConfig.micro
+        config.wrist = Self.wrist
+        let start = PlanFollower(net: try FollowerNet(config: config))
+        let moved = try FollowerTrainer(startingFrom: start, options: FollowerTrainingOptions(), wristHeight: 0.2).follower
+        #expect(moved.config.wristHeight == 0.2 && start.config.wristHeight == WristCamera.defaultHeight)
+        let path = NSTemporaryDirectory() + "wrist-height-\(UUID().uuidString.prefix(8)).safetensors"
+        try moved.save(to: path)
+        let loaded = try PlanFollower.load(path).0
+        #expect(loaded.config.wristHeight == 0.2)
+        // Attached where it was trained: the same state seen from higher up is another frame.
+        let low = TabletopEnvironment(), high = TabletopEnvironment()
+        try start.prepare(low)
+        try loaded.prepare(high)
+        let a = try low.reset(task: "push", seed: 1, camera: "corner", resolution: 32)
+        let b = try high.reset(task: "push", seed: 1, camera: "corner", resolution: 32)
+        #expect(a.frame == b.frame && a.wrist != nil && b.wrist != nil && a.wrist != b.wrist)
+        // The test dataset's wrist frames are from the default height.
+        #expect { try FollowerData(directories: [Self.dataset], config: loaded.config) } throws: { error in
+            "\(error)".contains("--wrist-height 0.2") && "\(error)".contains("0.1 m")
+        }
+        // A follower without a wrist camera has none to move.
+        #expect(throws: ControlError.self) {
+            try FollowerTrainer(startingFrom: PlanFollower(net: try FollowerNet(config: .micro)), options: FollowerTrainingOptions(), wristHeight: 0.2)
+        }
+        var wrong = config
+        wrong.wristHeight = 2
+        #expect(throws: ControlError.self) { try FollowerNet(config: wrong) }
+    }
+
     @Test("a follower with a wrist camera attaches it to the environment, and one without takes it away")
     func preparesTheEnvironment() throws {
         var config = FollowerConfig.micro

@@ -55,6 +55,38 @@ struct WristCameraTests {
         #expect(yellowShare > 0.1, "at most \(yellowShare * 100) % of the wrist frame showed the puck")
     }
 
+    @Test("set higher it sees the puck's spot while the expert pushes, which it misses from the default height; heights out of range are refused")
+    func higherSeesMore() throws {
+        /// Steps of an expert push (seed 3) whose wrist frame shows the blue spot, and the first step it pushed the puck.
+        func stepsShowingTheSpot(height: Float) throws -> (spot: Int, pushing: Int) {
+            let environment = TabletopEnvironment()
+            try environment.attachWristCamera(resolution: 32, height: height)
+            _ = try environment.reset(task: "push", seed: 3, camera: "corner", resolution: 16)
+            let expert = environment.makeDemonstrator()
+            var shown = 0, pushing = 0
+            for _ in 0..<60 {
+                let result = try environment.step(try expert.action())
+                let wrist = try #require(result.observation.wrist)
+                if result.observation.proprioception[2] < 0.03 { pushing += 1 } else { continue }
+                var blue = 0
+                for y in 0..<wrist.height {
+                    for x in 0..<wrist.width {
+                        let (r, _, b) = wrist[x, y]
+                        if b > 150 && r < 110 { blue += 1 }
+                    }
+                }
+                if blue >= 4 { shown += 1 }
+                if result.terminated { break }
+            }
+            return (shown, pushing)
+        }
+        let low = try stepsShowingTheSpot(height: WristCamera.defaultHeight), high = try stepsShowingTheSpot(height: 0.2)
+        #expect(low.pushing > 3 && high.pushing == low.pushing, "the camera's height must not change the episode")
+        #expect(high.spot > low.spot + 2, "from 0.2 m the spot was in view on \(high.spot) of \(high.pushing) pushing steps, from 0.1 m on \(low.spot)")
+        #expect(throws: EnvironmentError.invalidWristHeight(0.9)) { try TabletopEnvironment().attachWristCamera(resolution: 32, height: 0.9) }
+        #expect(EnvironmentError.invalidWristHeight(0.9).description.contains("0.03 to 0.5 m"))
+    }
+
     @Test("an environment without a wrist camera says so when asked for one, and is fine when asked for none")
     func environmentsWithoutOne() throws {
         final class Bare: Environment {
@@ -82,7 +114,7 @@ struct WristCameraTests {
         try DatasetWriter(directory: directory).write(record, frames: frames, wrist: loop.wristFrames)
         let reader = try DatasetReader(directory: directory)
         let (folder, read) = try #require(try reader.episodes().first)
-        #expect(read == record)
+        #expect(read == record && read.wristHeight == nil)
         #expect(try reader.wristFrames(in: folder, count: read.frameCount) == loop.wristFrames)
         // Records from before the wrist camera read without one.
         var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as! [String: Any]

@@ -6,10 +6,10 @@ import SeededRandom
 ///
 /// Action: (dx, dy, dz, grip) in [−1, 1]; a full step moves the tip 2 cm, grip −1 closes and +1
 /// opens the fingers. Observation: an RGB frame from the chosen camera and (x, y, z, opening), and
-/// with a wrist camera attached, its frame: looking straight down from 10 cm above the fingertips
-/// (a camera on the arm; the robot's own body is not drawn in it), 90° wide, world axes aligned
-/// with the image (x to the right, y up), so at pushing height a 64 px frame covers 23 cm of table
-/// at 3.6 mm a pixel where the scene cameras' pixel covers about 12 mm. An episode terminates on success and is truncated after ``maxSteps``.
+/// with a wrist camera attached, its frame: looking straight down from above the fingertips (10 cm
+/// by default; a camera on the arm; the robot's own body is not drawn in it), 90° wide, world axes aligned
+/// with the image (x to the right, y up), so at pushing height a 64 px frame from 10 cm covers 23 cm of table
+/// at 3.6 mm a pixel (from 20 cm: 43 cm at 6.7 mm) where the scene cameras' pixel covers about 12 mm. An episode terminates on success and is truncated after ``maxSteps``.
 public final class TabletopEnvironment: DemonstrableEnvironment {
     public let name = "builtin"
     public let maxSteps: Int
@@ -31,6 +31,8 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
     private var lastFrame: RGBImage?
     /// Pixels of the wrist camera's frames; 0: none.
     private var wristResolution = 0
+    /// How far above the fingertips the wrist camera looks down from, metres.
+    private var wristHeight = WristCamera.defaultHeight
     private var lastWrist: RGBImage?
     private let wristRenderer = Renderer()
 
@@ -73,9 +75,11 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return observe()
     }
 
-    public func attachWristCamera(resolution: Int) throws {
+    public func attachWristCamera(resolution: Int, height: Float) throws {
         guard resolution == 0 || (8...512).contains(resolution) else { throw EnvironmentError.invalidResolution(resolution) }
+        guard WristCamera.heights.contains(height) else { throw EnvironmentError.invalidWristHeight(height) }
         wristResolution = resolution
+        wristHeight = height
     }
 
     public func makeDemonstrator(slack: Float) -> any Demonstrator { TabletopDemonstrator(environment: self, slack: slack) }
@@ -120,15 +124,13 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         lastWrist = nil
         if wristResolution > 0 {
             let tip = gripper.position
-            let view = Camera(eye: tip + Vec3(0, 0, Self.wristHeight), target: tip, fieldOfViewDegrees: 90, near: 0.005, clipsNear: true)
+            let view = Camera(eye: tip + Vec3(0, 0, wristHeight), target: tip, fieldOfViewDegrees: 90, near: 0.005, clipsNear: true)
             // The table, the task's objects and the shadow of the hand: what lies below the camera.
             lastWrist = wristRenderer.render(Array(scene.dropLast(gripper.primitives().count)), camera: view, resolution: wristResolution)
         }
         return Observation(frame: frame, proprioception: proprioception, wrist: lastWrist)
     }
 
-    /// How far above the fingertips the wrist camera looks down from, metres.
-    static let wristHeight: Float = 0.10
 
     private var proprioception: [Float] {
         let p = gripper.position
