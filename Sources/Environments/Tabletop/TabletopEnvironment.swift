@@ -131,7 +131,6 @@ public final class TabletopEnvironment: DemonstrableEnvironment {
         return Observation(frame: frame, proprioception: proprioception, wrist: lastWrist)
     }
 
-
     private var proprioception: [Float] {
         let p = gripper.position
         return [p.x, p.y, p.z, gripper.opening]
