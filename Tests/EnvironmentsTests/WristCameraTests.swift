@@ -55,9 +55,9 @@ struct WristCameraTests {
         #expect(yellowShare > 0.1, "at most \(yellowShare * 100) % of the wrist frame showed the puck")
     }
 
-    @Test("set higher it sees the puck's spot while the expert pushes, which it misses from the default height; heights out of range are refused")
+    @Test("set higher it sees the puck's spot on more of an expert push's steps than from the default height; heights out of range are refused")
     func higherSeesMore() throws {
-        /// Steps of an expert push (seed 3) whose wrist frame shows the blue spot, and the first step it pushed the puck.
+        /// Steps of an expert push (seed 3) with the hand low enough to push, and how many of their wrist frames show the blue spot.
         func stepsShowingTheSpot(height: Float) throws -> (spot: Int, pushing: Int) {
             let environment = TabletopEnvironment()
             try environment.attachWristCamera(resolution: 32, height: height)
