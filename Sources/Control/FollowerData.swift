@@ -76,7 +76,7 @@ public final class FollowerData {
                         + "collected with one: videoagent collect --wrist-camera \(config.wrist)")
                 }
                 let height = record.wristHeight ?? WristCamera.defaultHeight
-                guard abs(height - config.wristHeight) < 1e-4 else {
+                guard WristCamera.sameHeight(height, config.wristHeight) else {
                     throw ControlError("\(folder) has wrist frames from \(height) m above the fingertips, the follower's camera is at "
                         + "\(config.wristHeight) m: train on data collected with --wrist-height \(config.wristHeight), or give "
                         + "train-follower --wrist-height \(height)")

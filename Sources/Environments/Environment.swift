@@ -84,6 +84,9 @@ public enum WristCamera {
     public static let defaultHeight: Float = 0.10
     /// Heights a camera may be attached at, metres.
     public static let heights: ClosedRange<Float> = 0.03...0.5
+
+    /// Whether two heights (as stored in checkpoints and episodes, rounded through text) place the camera alike.
+    public static func sameHeight(_ a: Float, _ b: Float) -> Bool { abs(a - b) < 1e-4 }
 }
 
 extension Demonstrator {

@@ -121,7 +121,7 @@ struct CollectCommand: ParsableCommand {
             if loaded.config.wrist > 0 && loaded.config.wrist != wristCamera {
                 throw ValidationError("the follower sees \(loaded.config.wrist)-pixel wrist camera frames; give --wrist-camera \(loaded.config.wrist)")
             }
-            if loaded.config.wrist > 0 && abs(loaded.config.wristHeight - wristHeight) > 1e-4 {
+            if loaded.config.wrist > 0 && !WristCamera.sameHeight(loaded.config.wristHeight, wristHeight) {
                 throw ValidationError("the follower's wrist camera looks down from \(loaded.config.wristHeight) m; give --wrist-height \(loaded.config.wristHeight)")
             }
         case "expert-model-plans":
