@@ -151,10 +151,15 @@ public final class FollowerData {
         public let wrist: Tensor?
     }
 
-    /// Augmentation: the camera frame shifted by up to `shift` pixels; goal frames shifted by one
-    /// pixel and blurred half of the time, as a plan model's frames are.
+    /// Augmentation: the camera frame shifted by up to `shift` pixels, the wrist camera's by up to
+    /// `wristShift`; goal frames shifted by up to `goalShift` pixels and blurred half of the time, as a
+    /// plan model's frames are.
     public struct Augmentation: Codable, Sendable, Equatable {
         public var shift = 2
+        /// The wrist camera is fixed to the hand: where the puck sits in its frame *is* where it sits
+        /// relative to the hand, so a shift there is noise on exactly what a push steers by.
+        public var wristShift = 1
+        public var goalShift = 1
         public var goalBlur: Float = 0.5
         /// How often a sample's goal is the frame just passed (teaches "reached").
         public var passedGoal: Float = 0.25
@@ -165,12 +170,15 @@ public final class FollowerData {
         public var finalGoal: Float = 0
         public init() {}
 
-        enum CodingKeys: String, CodingKey { case shift, goalBlur, passedGoal, finalGoal }
+        enum CodingKeys: String, CodingKey { case shift, wristShift, goalShift, goalBlur, passedGoal, finalGoal }
 
         public init(from decoder: any Decoder) throws {
             // Checkpoints written before final goals existed read with none.
             let c = try decoder.container(keyedBy: CodingKeys.self)
             shift = try c.decode(Int.self, forKey: .shift)
+            // Before they were options of their own both followed `shift`.
+            wristShift = try c.decodeIfPresent(Int.self, forKey: .wristShift) ?? min(1, shift)
+            goalShift = try c.decodeIfPresent(Int.self, forKey: .goalShift) ?? (shift > 0 ? 1 : 0)
             goalBlur = try c.decode(Float.self, forKey: .goalBlur)
             passedGoal = try c.decode(Float.self, forKey: .passedGoal)
             finalGoal = try c.decodeIfPresent(Float.self, forKey: .finalGoal) ?? 0
@@ -201,10 +209,9 @@ public final class FollowerData {
             let t = episode.samples[pick]
             let (goal, next, reachedTarget, shown) = goalFrames(episode, at: t, augmentation: augmentation, rng: &rng)
             frames += Self.shifted(try Self.pixels(episode.frames[t], side: r, of: episode), side: r, by: augmentation.shift, rng: &rng)
-            // The wrist camera is fixed to the hand: a pixel of shift, not the scene camera's two.
-            if w > 0 { wrist += Self.shifted(try Self.pixels(episode.wrist[t], side: w, of: episode), side: w, by: min(1, augmentation.shift), rng: &rng) }
+            if w > 0 { wrist += Self.shifted(try Self.pixels(episode.wrist[t], side: w, of: episode), side: w, by: augmentation.wristShift, rng: &rng) }
             for image in [goal, next] {
-                var values = Self.shifted(try Self.pixels(image, side: p, of: episode), side: p, by: augmentation.shift > 0 ? 1 : 0, rng: &rng)
+                var values = Self.shifted(try Self.pixels(image, side: p, of: episode), side: p, by: augmentation.goalShift, rng: &rng)
                 if rng.uniform() < augmentation.goalBlur { values = Self.blurred(values, side: p) }
                 goals += values
             }
@@ -283,7 +290,7 @@ public final class FollowerData {
     }
 
     /// A stored frame decoded, resized to `side` pixels square and laid out as the network reads it.
-    private static func pixels(_ image: CompressedImage, side: Int, of episode: Episode) throws -> [Float] {
+    static func pixels(_ image: CompressedImage, side: Int, of episode: Episode) throws -> [Float] {
         do {
             return try image.decoded().resized(width: side, height: side).planarSigned()
         } catch {

@@ -50,6 +50,12 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How far above the fingertips the wrist camera looks down from, metres (default: 0.10, or the --init-from follower's).",
                                discussion: "Must match the data's (collect --wrist-height). With --init-from the follower's camera moves there and it learns the new view."))
     var wristHeight: Float?
+    @Option(help: ArgumentHelp("Random shift of the camera frames in training, up to this many pixels each way (default: 2).",
+                               discussion: "A shift moves everything in the frame against the hand's proprioception: robustness bought with precision."))
+    var shift: Int?
+    @Option(help: ArgumentHelp("Random shift of the wrist camera's frames in training, pixels each way (default: 1).",
+                               discussion: "Its frame is fixed to the hand, so a shift blurs where things are relative to the hand."))
+    var wristShift: Int?
 
     static let defaultSteps = 6000
 
@@ -76,6 +82,11 @@ struct TrainFollowerCommand: ParsableCommand {
             try OptionChecks.finite(wristHeight, "--wrist-height", in: WristCamera.heights)
             if resume { throw ValidationError("--wrist-height is fixed by the run being resumed; leave it out with --resume") }
             if initFrom == nil && wrist == 0 { throw ValidationError("--wrist-height places the wrist camera: give --wrist N too") }
+        }
+        if let shift { try OptionChecks.range(shift, "--shift", 0...8) }
+        if let wristShift { try OptionChecks.range(wristShift, "--wrist-shift", 0...8) }
+        if resume && (shift != nil || wristShift != nil) {
+            throw ValidationError("--shift and --wrist-shift are fixed by the run being resumed; leave them out with --resume")
         }
         if resume && landmarks != 0 { throw ValidationError("--landmarks is fixed by the run being resumed; leave it out with --resume") }
         if (resume || initFrom != nil) && (width != nil || hidden != nil) {
@@ -120,6 +131,8 @@ struct TrainFollowerCommand: ParsableCommand {
             options.totalSteps = steps ?? Self.defaultSteps
             options.landmarkWeight = landmarkWeight
             options.augmentation.finalGoal = finalGoal
+            if let shift { options.augmentation.shift = shift }
+            if let wristShift { options.augmentation.wristShift = wristShift }
             if let initFrom {
                 let (start, metadata) = try PlanFollower.load(initFrom)
                 trainer = try FollowerTrainer(startingFrom: start, options: options, wrist: wrist == 0 ? nil : wrist,

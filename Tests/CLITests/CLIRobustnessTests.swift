@@ -50,6 +50,8 @@ struct CLIRobustnessTests {
         (["train-follower", "--data", "d", "--out", "o", "--final-goal", "1.5"], "--final-goal must be a number from 0.0 to 1.0"),
         (["train-follower", "--data", "d", "--out", "o", "--wrist-height", "0.2"], "--wrist-height places the wrist camera: give --wrist N too"),
         (["train-follower", "--data", "d", "--out", "o", "--resume", "--wrist-height", "0.2"], "--wrist-height is fixed by the run being resumed"),
+        (["train-follower", "--data", "d", "--out", "o", "--shift", "9"], "--shift must be from 0 to 8, not 9"),
+        (["train-follower", "--data", "d", "--out", "o", "--resume", "--wrist-shift", "0"], "--shift and --wrist-shift are fixed by the run being resumed"),
         (["train-follower", "--data", "d", "--out", "o", "--resume", "--final-goal", "0.2"], "--final-goal is fixed by the run being resumed"),
         (["train-critic", "--data", "d", "--out", "o", "--cross-fit"], "--cross-fit needs --members 2"),
         (["train-critic", "--data", "d", "--out", "o", "--score", "m", "--heldout", "h", "--task-thresholds"], "--score PATH"),

@@ -74,6 +74,7 @@ struct FollowerLearningTests {
         let data = try FollowerData(directories: [Self.dataset], config: .micro)
         var augmentation = FollowerData.Augmentation()
         augmentation.shift = 0
+        augmentation.goalShift = 0
         augmentation.goalBlur = 0
         /// Of 256 samples: how many pursue a goal frame equal to the frame after it, and how many count as reached.
         func sample(finalGoal: Float) throws -> (same: Int, reached: Int) {

@@ -50,6 +50,35 @@ struct WristFollowerTests {
         #expect(savedWrist == wrist && refusesAnother)
     }
 
+    @Test("each camera's shift augmentation is its own: unshifted frames in a batch are stored frames exactly; old runs decode with the shifts they trained with")
+    func shiftsPerCamera() throws {
+        var config = FollowerConfig.micro
+        config.wrist = Self.wrist
+        let data = try FollowerData(directories: [Self.dataset], config: config)
+        let scene = Set(try data.episodes.flatMap { e in try e.frames.map { try FollowerData.pixels($0, side: config.resolution, of: e) } })
+        let wrist = Set(try data.episodes.flatMap { e in try e.wrist.map { try FollowerData.pixels($0, side: config.wrist, of: e) } })
+        /// How many of 64 samples' scene and wrist frames are stored frames, pixel for pixel.
+        func stored(shift: Int, wristShift: Int) throws -> (scene: Int, wrist: Int) {
+            var augmentation = FollowerData.Augmentation()
+            augmentation.shift = shift
+            augmentation.wristShift = wristShift
+            var rng = SeededRNG(seed: 9)
+            let batch = try data.batch(size: 64, augmentation: augmentation, rng: &rng)
+            let frames = batch.frames.toArray(), wrists = batch.wrist!.toArray()
+            let s = 3 * config.resolution * config.resolution, w = 3 * config.wrist * config.wrist
+            return ((0..<64).filter { scene.contains(Array(frames[($0 * s)..<(($0 + 1) * s)])) }.count,
+                    (0..<64).filter { wrist.contains(Array(wrists[($0 * w)..<(($0 + 1) * w)])) }.count)
+        }
+        let wristOnly = try stored(shift: 2, wristShift: 0), sceneOnly = try stored(shift: 0, wristShift: 1)
+        #expect(wristOnly.wrist == 64 && wristOnly.scene < 32, "\(wristOnly)")
+        #expect(sceneOnly.scene == 64 && sceneOnly.wrist < 32, "\(sceneOnly)")
+        // Runs saved before the wrist and goal shifts were options of their own trained with one pixel each.
+        let old = try JSONDecoder().decode(FollowerData.Augmentation.self, from: Data(#"{"shift":2,"goalBlur":0.5,"passedGoal":0.25}"#.utf8))
+        #expect(old.wristShift == 1 && old.goalShift == 1 && old == FollowerData.Augmentation())
+        let none = try JSONDecoder().decode(FollowerData.Augmentation.self, from: Data(#"{"shift":0,"goalBlur":0,"passedGoal":0.25}"#.utf8))
+        #expect(none.wristShift == 0 && none.goalShift == 0)
+    }
+
     @Test("datasets without wrist frames are refused with the command that records them")
     func dataWithoutWristFrames() throws {
         var config = FollowerConfig.micro
