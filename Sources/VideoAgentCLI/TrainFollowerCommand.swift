@@ -50,10 +50,10 @@ struct TrainFollowerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How far above the fingertips the wrist camera looks down from, metres (default: 0.10, or the --init-from follower's).",
                                discussion: "Must match the data's (collect --wrist-height). With --init-from the follower's camera moves there and it learns the new view."))
     var wristHeight: Float?
-    @Option(help: ArgumentHelp("Random shift of the camera frames in training, up to this many pixels each way (default: 2).",
+    @Option(help: ArgumentHelp("Random shift of the camera frames in training, up to this many pixels each way (default: \(FollowerData.Augmentation().shift)).",
                                discussion: "A shift moves everything in the frame against the hand's proprioception: robustness bought with precision."))
     var shift: Int?
-    @Option(help: ArgumentHelp("Random shift of the wrist camera's frames in training, pixels each way (default: 1).",
+    @Option(help: ArgumentHelp("Random shift of the wrist camera's frames in training, pixels each way (default: \(FollowerData.Augmentation().wristShift)).",
                                discussion: "Its frame is fixed to the hand, so a shift blurs where things are relative to the hand."))
     var wristShift: Int?
 
